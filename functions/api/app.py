@@ -1,0 +1,34 @@
+"""The HTTP API: routes live in routers per resource; this module wires them together."""
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+import http_errors
+import imports_routes
+
+logger = Logger()
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(imports_routes.router)
+app.enable_swagger(path="/docs", title="Product catalog importer API", version="1.0.0",
+                   description="Imports, products and webhooks. Errors are JSON: {error, fields?}.")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(200, content_types.APPLICATION_JSON,
+                    app.get_openapi_json_schema(title="Product catalog importer API", version="1.0.0"))
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError):
+    return http_errors.validation_response(error.errors())
+
+
+@app.exception_handler(http_errors.ApiError)
+def api_error(error: http_errors.ApiError):
+    return error.response()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

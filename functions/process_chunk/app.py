@@ -1,0 +1,15 @@
+"""Map item "ProcessChunk": validates and upserts one chunk of rows."""
+from aws_lambda_powertools import Logger
+
+from catalog.chunks import process_chunk
+from catalog.settings import get_settings
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    settings = get_settings()
+    result = process_chunk(event, products_table=settings.products_table, imports_table=settings.imports_table)
+    logger.info("chunk processed", extra={"import_id": event["import_id"], "chunk": result})
+    return result

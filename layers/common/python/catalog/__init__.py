@@ -1,0 +1,1 @@
+"""Domain code of the product-catalog importer, shared by every Lambda function."""

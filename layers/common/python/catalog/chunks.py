@@ -1,0 +1,102 @@
+"""Processing one chunk of an import: validate its rows, compare with what is stored, write
+only what changed, report bad rows, and count it all exactly once."""
+from __future__ import annotations
+
+import csv
+import io
+
+from .aws import client
+from .csvfile import header_from_names, iter_records, split_lines
+from .imports import CANCELLED, FAILED, ImportStore, now_iso
+from .products import Product, ProductStore, new_product_id, shard_of
+from .rows import ProductRow, RowError, read_rows
+from .stats import CatalogStats
+
+
+def error_part_key(import_id: str, index: int) -> str:
+    return f"imports/{import_id}/errors/{index:06d}.csv"
+
+
+def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[str, dict],
+                now: str) -> tuple[list[dict], dict[str, int], set[str]]:
+    """Decides per row: create, update or leave alone. Pure: no I/O, so it is easy to test."""
+    items, created, updated, unchanged, new_shards = [], 0, 0, 0, set()
+    for key, row in winners.items():
+        old = existing.get(key)
+        if old is None:
+            product = Product(row.sku, row.name, row.description, row.price, row.active,
+                              new_product_id(), now, now, import_id)
+            items.append(product.to_item())
+            created += 1
+            new_shards.add(shard_of(key))
+            continue
+        stored = Product.from_item(old)
+        if stored.import_id == import_id:
+            # An earlier attempt of this chunk already wrote this row (each SKU has one
+            # winning row per import): count it as that attempt decided, write nothing.
+            if stored.created_at == stored.updated_at:
+                created += 1
+            else:
+                updated += 1
+            continue
+        if stored.content() == (row.sku, row.name, row.description, row.price, row.active):
+            unchanged += 1
+            continue
+        product = Product(row.sku, row.name, row.description, row.price, row.active,
+                          stored.id, stored.created_at, now, import_id)
+        items.append(product.to_item())
+        updated += 1
+    return items, {"created": created, "updated": updated, "unchanged": unchanged}, new_shards
+
+
+def errors_csv(errors: list[RowError]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    for error in errors:
+        writer.writerow([error.line, error.column, error.message, *error.values])
+    return out.getvalue().encode("utf-8")
+
+
+def process_chunk(chunk: dict, *, products_table: str, imports_table: str) -> dict:
+    import_id, index = chunk["import_id"], chunk["index"]
+    imports = ImportStore(imports_table)
+    status = imports.status_of(import_id)
+    if status in (CANCELLED, FAILED):
+        return {"index": index, "skipped": status}
+
+    s3 = client("s3")
+    data = s3.get_object(Bucket=chunk["bucket"], Key=chunk["key"],
+                         Range=f"bytes={chunk['start']}-{chunk['end'] - 1}",
+                         IfMatch=chunk["etag"])["Body"].read()
+    header = header_from_names(chunk["header"])
+    records = iter_records(split_lines((data,)), offset=chunk["start"], line=chunk["first_line"])
+    skip = frozenset(chunk.get("skip") or ())
+    winners: dict[str, ProductRow] = {}
+    errors: list[RowError] = []
+    duplicates = 0
+    ordinal = -1
+    for ordinal, row in enumerate(read_rows(records, header)):
+        if type(row) is RowError:
+            errors.append(row)
+        elif ordinal in skip:
+            duplicates += 1
+        else:
+            winners[row.key] = row
+
+    seen = ordinal + 1
+    if seen != chunk["rows"]:
+        raise RuntimeError(f"chunk {index} has {seen} rows, the plan counted {chunk['rows']}")
+
+    store = ProductStore(products_table)
+    existing = store.get_many(winners)
+    items, counts, new_shards = plan_writes(import_id, winners, existing, now_iso())
+    store.write_many(items)
+    if errors:
+        s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
+                      ContentType="text/csv")
+
+    counts.update(failed=len(errors), duplicates=duplicates, rows_processed=chunk["rows"],
+                  bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
+    if imports.record_chunk(import_id, index, counts):
+        CatalogStats(imports_table).add(counts["created"], new_shards)
+    return {"index": index, **counts}

@@ -1,0 +1,163 @@
+"""Import items: one per import, holding its status and progress counters.
+
+Counters are only ever changed with ADD in a single UpdateItem that also records the
+chunk's index in `done_chunks`, conditioned on the index not being there yet, so a retried
+chunk cannot count twice. History is served by the `history` index (kind, created_at).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from .aws import client
+
+PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING = "PENDING", "QUEUED", "PLANNING", "PROCESSING", "FINALIZING"
+SUCCEEDED, FAILED, CANCELLED = "SUCCEEDED", "FAILED", "CANCELLED"
+TERMINAL = (SUCCEEDED, FAILED, CANCELLED)
+ACTIVE = (PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING)
+KIND = "import"
+COUNTERS = ("rows_processed", "bytes_processed", "created", "updated", "unchanged", "failed",
+            "duplicates", "chunks_done")
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def new_import_id() -> str:
+    """Sortable by creation time, unguessable."""
+    return "imp_" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(6)
+
+
+def import_id_for_object(bucket: str, key: str, version: str, event_time: str) -> str:
+    """The id of an import started by dropping a file: the same for every delivery of one object write."""
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:12]
+    stamp = parse_iso(event_time).strftime("%Y%m%dT%H%M%S") if event_time else "00000000T000000"
+    return f"imp_{stamp}_{digest}"
+
+
+def to_item(values: dict) -> dict:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict) -> dict:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+class ImportStore:
+    def __init__(self, table: str):
+        self.table = table
+        self.ddb = client("dynamodb")
+
+    # --- creation -----------------------------------------------------------------
+    def create(self, import_id: str, *, status: str, source: str, bucket: str, key: str,
+               file_name: str, size: int | None = None) -> bool:
+        """Creates the import item; False when it already exists (a duplicate delivery)."""
+        values = {"id": import_id, "kind": KIND, "status": status, "source": source, "bucket": bucket,
+                  "key": key, "file_name": file_name, "size": size, "created_at": now_iso()}
+        for counter in COUNTERS:
+            values[counter] = 0
+        try:
+            self.ddb.put_item(TableName=self.table, Item=to_item(values),
+                              ConditionExpression="attribute_not_exists(id)")
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    # --- reads --------------------------------------------------------------------
+    def get(self, import_id: str) -> dict | None:
+        response = self.ddb.get_item(TableName=self.table, Key={"id": {"S": import_id}}, ConsistentRead=True)
+        item = response.get("Item")
+        return from_item(item) if item and item.get("kind", {}).get("S") == KIND else None
+
+    def list(self, limit: int, after: dict | None = None) -> tuple[list[dict], dict | None]:
+        kwargs = dict(TableName=self.table, IndexName="history", ScanIndexForward=False, Limit=limit,
+                      KeyConditionExpression="kind = :k", ExpressionAttributeValues={":k": {"S": KIND}})
+        if after:
+            kwargs["ExclusiveStartKey"] = after
+        response = self.ddb.query(**kwargs)
+        return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    # --- transitions --------------------------------------------------------------
+    def transition(self, import_id: str, *, to: str, allowed_from: tuple[str, ...],
+                   values: dict | None = None) -> bool:
+        """Moves the import to `to` only from one of `allowed_from`; False otherwise."""
+        names = {"#status": "status"}
+        expr_values = {":to": _serializer.serialize(to)}
+        sets = ["#status = :to"]
+        for i, (name, value) in enumerate((values or {}).items()):
+            names[f"#v{i}"] = name
+            expr_values[f":v{i}"] = _serializer.serialize(value)
+            sets.append(f"#v{i} = :v{i}")
+        allowed = []
+        for i, status in enumerate(allowed_from):
+            expr_values[f":from{i}"] = _serializer.serialize(status)
+            allowed.append(f":from{i}")
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": import_id}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"attribute_exists(id) AND #status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=expr_values)
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    def record_chunk(self, import_id: str, chunk_index: int, counts: dict[str, int]) -> bool:
+        """Adds a chunk's counts once; False when this chunk was already counted."""
+        names, values, adds = {}, {":chunk": {"NS": [str(chunk_index)]}, ":i": {"N": str(chunk_index)}}, []
+        for i, (name, amount) in enumerate(counts.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = {"N": str(amount)}
+            adds.append(f"#c{i} :c{i}")
+        adds.append("done_chunks :chunk")
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": import_id}},
+                UpdateExpression="ADD " + ", ".join(adds),
+                ConditionExpression="attribute_exists(id) AND NOT contains(done_chunks, :i)",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    def status_of(self, import_id: str) -> str | None:
+        response = self.ddb.get_item(TableName=self.table, Key={"id": {"S": import_id}},
+                                     ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"},
+                                     ConsistentRead=True)
+        return response.get("Item", {}).get("status", {}).get("S")

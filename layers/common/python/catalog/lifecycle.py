@@ -1,0 +1,178 @@
+"""An import's life from the file's arrival to its end: the steps the functions call.
+
+start_from_object   S3 event        -> import item + Step Functions execution (once per object write)
+run_plan            state "Plan"    -> manifest in S3, totals on the item
+finish              state "Finish"  -> error report, SUCCEEDED, upload.completed
+fail                state "MarkFailed" -> FAILED with a readable message, upload.failed
+cancel              API             -> CANCELLED; chunks not yet started skip themselves
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from . import events
+from .aws import client
+from .csvfile import BadFileError
+from .finisher import IncompleteImportError, write_error_report
+from .imports import (ACTIVE, CANCELLED, FAILED, FINALIZING, PENDING, PLANNING, PROCESSING, QUEUED,
+                      SUCCEEDED, TERMINAL, ImportStore, import_id_for_object, now_iso, parse_iso)
+from .planner import plan_import
+from .settings import Settings
+
+INCOMING_PREFIX = "incoming/"
+_API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
+
+
+@dataclass
+class StartOutcome:
+    import_id: str | None
+    started: bool
+    reason: str = ""
+
+
+def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | None,
+                      version: str, event_time: str) -> StartOutcome:
+    """Starts the import of one uploaded object. Safe to call again for the same event."""
+    if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
+        return StartOutcome(None, False, "not under incoming/")
+    imports = ImportStore(settings.imports_table)
+    match = _API_KEY.match(key)
+    if match and imports.get(match.group(1)):
+        import_id = match.group(1)
+        imports.transition(import_id, to=QUEUED, allowed_from=(PENDING,), values={"size": size})
+    else:
+        import_id = import_id_for_object(bucket, key, version, event_time)
+        imports.create(import_id, status=QUEUED, source="s3", bucket=bucket, key=key,
+                       file_name=key.rsplit("/", 1)[-1], size=size)
+    if imports.status_of(import_id) != QUEUED:
+        return StartOutcome(import_id, False, "already started or finished")
+    try:
+        execution = client("stepfunctions").start_execution(
+            stateMachineArn=settings.state_machine_arn, name=import_id,
+            input=json.dumps({"import_id": import_id}))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            return StartOutcome(import_id, False, "execution already exists")
+        raise
+    imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,),
+                       values={"execution_arn": execution["executionArn"]})
+    return StartOutcome(import_id, True)
+
+
+def run_plan(settings: Settings, import_id: str) -> dict:
+    imports = ImportStore(settings.imports_table)
+    item = imports.get(import_id)
+    if item is None:
+        raise BadFileError(f"import {import_id} does not exist")
+    if not imports.transition(import_id, to=PLANNING, allowed_from=(QUEUED, PLANNING),
+                              values={"started_at": now_iso()}):
+        raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
+    plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
+                       max_bytes=settings.max_upload_bytes)
+    imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
+        "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
+        "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
+    })
+    return {"import_id": import_id, "bucket": item["bucket"], "manifest_key": plan.manifest_key,
+            "chunk_count": plan.chunk_count, "max_concurrency": settings.chunk_concurrency}
+
+
+def summary(item: dict) -> dict:
+    """What users and webhooks are told about an import."""
+    fields = ("id", "status", "file_name", "source", "total_rows", "rows_processed", "created", "updated",
+              "unchanged", "failed", "duplicates", "created_at", "started_at", "finished_at", "error",
+              "unknown_columns")
+    return {f: item.get(f) for f in fields}
+
+
+def finish(settings: Settings, import_id: str) -> dict:
+    imports = ImportStore(settings.imports_table)
+    item = imports.get(import_id)
+    if item is None:
+        raise IncompleteImportError(f"import {import_id} does not exist")
+    if item["status"] == CANCELLED:
+        report = write_error_report(item["bucket"], import_id, item.get("columns", []))
+        if report:
+            imports.transition(import_id, to=CANCELLED, allowed_from=(CANCELLED,),
+                               values={"error_report_key": report})
+        return summary(imports.get(import_id))
+    done, total = item.get("chunks_done", 0), item.get("total_chunks", 0)
+    if done != total:
+        raise IncompleteImportError(f"{total - done} of {total} chunks did not finish")
+    imports.transition(import_id, to=FINALIZING, allowed_from=(PROCESSING, FINALIZING))
+    report = write_error_report(item["bucket"], import_id, item.get("columns", []))
+    values = {"finished_at": now_iso()}
+    if report:
+        values["error_report_key"] = report
+    if imports.transition(import_id, to=SUCCEEDED, allowed_from=(FINALIZING,), values=values):
+        done_item = imports.get(import_id)
+        events.publish(events.UPLOAD_COMPLETED, summary(done_item), event_id=f"evt_{import_id}_completed")
+        return summary(done_item)
+    return summary(imports.get(import_id))
+
+
+def readable_failure(error: dict | None) -> str:
+    """Turns a Step Functions error ({Error, Cause}) into one sentence for the user."""
+    if not error:
+        return "the import failed"
+    kind, cause = error.get("Error") or "", error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict):
+            kind = parsed.get("errorType") or kind
+            cause = parsed.get("errorMessage") or cause
+    except (TypeError, ValueError):
+        pass
+    if kind.endswith("BadFileError"):
+        return f"The file cannot be imported: {cause}"
+    if kind.endswith("IncompleteImportError"):
+        return f"The import did not complete: {cause}"
+    if kind == "States.Timeout":
+        return "The import took too long and was stopped"
+    return f"The import failed ({kind or 'error'}): {cause or 'no details'}"[:1000]
+
+
+def fail(settings: Settings, import_id: str, error: dict | None) -> dict:
+    imports = ImportStore(settings.imports_table)
+    message = readable_failure(error)
+    if imports.transition(import_id, to=FAILED, allowed_from=ACTIVE,
+                          values={"error": message, "finished_at": now_iso()}):
+        item = imports.get(import_id)
+        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
+        return summary(item)
+    item = imports.get(import_id)
+    return summary(item) if item else {"id": import_id, "status": "UNKNOWN"}
+
+
+def cancel(settings: Settings, import_id: str) -> tuple[bool, dict | None]:
+    """Cancels a running import. (False, item) when it had already ended."""
+    imports = ImportStore(settings.imports_table)
+    if not imports.transition(import_id, to=CANCELLED, allowed_from=ACTIVE,
+                              values={"finished_at": now_iso(), "error": "Cancelled by the user"}):
+        return False, imports.get(import_id)
+    item = imports.get(import_id)
+    if item.get("execution_arn"):
+        try:
+            client("stepfunctions").stop_execution(executionArn=item["execution_arn"], cause="Cancelled by the user")
+        except ClientError:
+            pass  # the execution may have ended on its own; the item's status already rules the chunks
+    return True, item
+
+
+def progress(item: dict, now: str | None = None) -> dict:
+    """The import item plus what the page shows: percent, rate and ETA."""
+    total, done = item.get("total_rows") or 0, item.get("rows_processed") or 0
+    started = item.get("started_at")
+    end = item.get("finished_at") or now or now_iso()
+    seconds = max((parse_iso(end) - parse_iso(started)).total_seconds(), 0.0) if started else 0.0
+    rate = done / seconds if seconds > 0 else 0.0
+    remaining = (total - done) / rate if rate > 0 and item["status"] not in TERMINAL else None
+    view = {k: v for k, v in item.items() if k not in ("done_chunks", "kind", "execution_arn")}
+    view.update(percent=round(100.0 * done / total, 1) if total else (100.0 if item["status"] == SUCCEEDED else 0.0),
+                elapsed_seconds=round(seconds, 3), rows_per_second=round(rate, 1),
+                eta_seconds=round(remaining, 1) if remaining is not None else None)
+    return view

@@ -1,0 +1,97 @@
+"""Planning an import: one streaming pass over the file that checks it, counts its rows, cuts it
+into chunks at record boundaries and decides which row wins for every duplicated SKU.
+
+Duplicates are settled here, before any chunk runs, so "the last valid row in file order
+wins" holds however the parallel chunks are scheduled: each chunk gets the ordinals of its
+rows that a later row supersedes and skips them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .aws import client
+from .csvfile import BOM, BadFileError, iter_records, parse_header, split_lines
+from .rows import ProductRow, RowReader, is_blank
+
+READ_BLOCK = 8 * 1024 * 1024
+
+
+@dataclass
+class Plan:
+    total_rows: int
+    chunk_count: int
+    duplicates: int
+    unknown_columns: list[str]
+    columns: list[str]
+    manifest_key: str
+    header_bytes: int
+
+
+def manifest_key_for(import_id: str) -> str:
+    return f"imports/{import_id}/manifest.json"
+
+
+def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int) -> Plan:
+    s3 = client("s3")
+    head = s3.head_object(Bucket=bucket, Key=key)
+    size, etag = head["ContentLength"], head["ETag"]
+    if size == 0:
+        raise BadFileError("the file is empty")
+    if size > max_bytes:
+        raise BadFileError(f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes")
+
+    body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+    lines = split_lines(body.iter_chunks(READ_BLOCK))
+    first = next(lines, b"")
+    if first.startswith(BOM):
+        first = first[len(BOM):]
+        header_bytes = len(first) + len(BOM)
+    else:
+        header_bytes = len(first)
+    if not first.strip():
+        raise BadFileError("the first line is empty; a header row (sku,name,...) is required")
+    header = parse_header(first)
+    reader = RowReader(header)
+
+    chunks: list[dict] = []
+    superseded: list[int] = []
+    last_row_of: dict[str, int] = {}
+    ordinal = 0
+    chunk_start = header_bytes
+    chunk_first_line = 1
+    records = iter_records(lines, offset=header_bytes, line=1)
+    for record in records:
+        if is_blank(record):
+            continue
+        row = reader.read(record)
+        if type(row) is ProductRow:
+            previous = last_row_of.get(row.key)
+            if previous is not None:
+                superseded.append(previous)
+            last_row_of[row.key] = ordinal
+        ordinal += 1
+        if ordinal % chunk_rows == 0:
+            chunks.append({"start": chunk_start, "end": record.end, "first_line": chunk_first_line,
+                           "first_row": ordinal - chunk_rows, "rows": chunk_rows})
+            chunk_start, chunk_first_line = record.end, record.last_line
+    if ordinal == 0:
+        raise BadFileError("the file has a header row but no data rows")
+    if ordinal % chunk_rows:
+        chunks.append({"start": chunk_start, "end": size, "first_line": chunk_first_line,
+                       "first_row": ordinal - ordinal % chunk_rows, "rows": ordinal % chunk_rows})
+    else:
+        chunks[-1]["end"] = size  # trailing blank lines belong to the last chunk
+
+    skips: list[list[int]] = [[] for _ in chunks]
+    for row in superseded:
+        skips[row // chunk_rows].append(row % chunk_rows)
+    manifest = [{
+        "import_id": import_id, "bucket": bucket, "key": key, "etag": etag, "index": index,
+        "header": list(header.names), "skip": skips[index], **chunk,
+    } for index, chunk in enumerate(chunks)]
+    manifest_key = manifest_key_for(import_id)
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(),
+                  ContentType="application/json")
+    return Plan(total_rows=ordinal, chunk_count=len(chunks), duplicates=len(superseded),
+                unknown_columns=list(header.unknown), columns=list(header.names), manifest_key=manifest_key, header_bytes=header_bytes)

@@ -1,0 +1,149 @@
+"""Product items in DynamoDB: their shape, and batched reads and writes with backoff.
+
+Items are built as DynamoDB JSON directly (no TypeSerializer) because imports marshal
+millions of them; the low-level client then sends them as they are.
+
+Key design (see README, "Data model"):
+- `sku_key` (normalized SKU) is the table key, so the same SKU in any letter case is one item.
+- `shard` (first two characters of the key) partitions the `by_sku` and `search` indexes,
+  whose sort key is `sku_key`: pages come out in SKU order one shard after the next, a SKU
+  prefix is one Query, and writes spread across shards.
+- `inactive_shard` exists only on inactive products: a sparse index for `active=false`.
+"""
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+from .aws import client
+
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+CONTENT_FIELDS = ("sku", "name", "description", "price", "active")
+
+
+def shard_of(sku_key: str) -> str:
+    return (sku_key + "__")[:2]
+
+
+def new_product_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class Product:
+    sku: str
+    name: str
+    description: str
+    price: str | None
+    active: bool
+    id: str
+    created_at: str
+    updated_at: str
+    import_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.sku.lower()
+
+    def content(self) -> tuple:
+        return (self.sku, self.name, self.description, self.price, self.active)
+
+    def to_item(self) -> dict:
+        key = self.key
+        shard = shard_of(key)
+        item = {
+            "sku_key": {"S": key},
+            "shard": {"S": shard},
+            "sku": {"S": self.sku},
+            "name": {"S": self.name},
+            "name_lc": {"S": self.name.lower()},
+            "description": {"S": self.description},
+            "active": {"BOOL": self.active},
+            "id": {"S": self.id},
+            "created_at": {"S": self.created_at},
+            "updated_at": {"S": self.updated_at},
+        }
+        if self.price is not None:
+            item["price"] = {"N": self.price}
+        if not self.active:
+            item["inactive_shard"] = {"S": shard}
+        if self.import_id:
+            item["import_id"] = {"S": self.import_id}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Product":
+        price = item.get("price")
+        return cls(
+            sku=item["sku"]["S"],
+            name=item["name"]["S"],
+            description=item.get("description", {}).get("S", ""),
+            price=str(Decimal(price["N"]).quantize(Decimal("0.01"))) if price else None,
+            active=item.get("active", {}).get("BOOL", True),
+            id=item["id"]["S"],
+            created_at=item["created_at"]["S"],
+            updated_at=item["updated_at"]["S"],
+            import_id=item.get("import_id", {}).get("S"),
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "sku": self.sku, "name": self.name, "description": self.description,
+            "price": self.price, "active": self.active, "id": self.id,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+        }
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
+
+
+class ProductStore:
+    """Batched access to the products table; retries unprocessed items with jittered backoff."""
+
+    def __init__(self, table: str, max_attempts: int = 12):
+        self.table = table
+        self.max_attempts = max_attempts
+        self.ddb = client("dynamodb")
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        """Existing items by sku_key (missing keys are absent)."""
+        found: dict[str, dict] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            request = {self.table: {"Keys": [{"sku_key": {"S": k}} for k in keys[start:start + BATCH_GET_MAX]],
+                                    "ConsistentRead": True}}
+            for attempt in range(self.max_attempts):
+                response = self.ddb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table, ()):
+                    found[item["sku_key"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(request[self.table]['Keys'])} keys unprocessed")
+        return found
+
+    def write_many(self, items: list[dict]) -> None:
+        self._batch([{"PutRequest": {"Item": item}} for item in items])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self._batch([{"DeleteRequest": {"Key": {"sku_key": {"S": k}}}} for k in keys])
+
+    def _batch(self, requests: list[dict]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_MAX):
+            pending = {self.table: requests[start:start + BATCH_WRITE_MAX]}
+            for attempt in range(self.max_attempts):
+                response = self.ddb.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending[self.table])} writes unprocessed")

@@ -1,0 +1,47 @@
+"""`python -m local`: start the local cloud and keep it running until Ctrl-C."""
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from .cloud import ROOT, LocalCloud
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the catalog importer locally (emulated AWS).")
+    parser.add_argument("--api-port", type=int, default=3000, help="web page and HTTP API")
+    parser.add_argument("--aws-port", type=int, default=4566, help="S3, SQS, Step Functions (moto)")
+    parser.add_argument("--dynamodb-port", type=int, default=4567, help="DynamoDB (dynalite)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".local-data", help="where DynamoDB keeps its data")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a template parameter, e.g. ChunkConcurrency=8")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    parameters.setdefault("ChunkConcurrency", "8")
+    cloud = LocalCloud(data_dir=args.data_dir, api_port=args.api_port, aws_port=args.aws_port,
+                       dynamodb_port=args.dynamodb_port, parameters=parameters,
+                       environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+    cloud.start()
+    bucket = cloud.ref("UploadsBucket")
+    print(f"""
+Catalog importer running locally.
+  Web page and API : {cloud.api_url}/
+  API docs         : {cloud.api_url}/docs   (OpenAPI: {cloud.api_url}/openapi.json)
+  AWS endpoint     : {cloud.aws_endpoint}  (S3, SQS, Step Functions; DynamoDB at {cloud.dynamodb_endpoint})
+  Import by drop   : AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 \\
+                     --endpoint-url {cloud.aws_endpoint} s3 cp catalog.csv s3://{bucket}/incoming/
+Press Ctrl-C to stop.""", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+
+
+if __name__ == "__main__":
+    main()

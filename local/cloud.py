@@ -1,0 +1,344 @@
+"""The local cloud: AWS emulated on this machine, built from template.yaml.
+
+- DynamoDB: dynalite (Node, LevelDB on disk, so the local catalog survives a restart).
+- S3, SQS, Step Functions: moto's server, in this process, with Step Functions executing
+  the real ASL; its Lambda calls are answered by the handlers, run in this process.
+- The HTTP API and the web page: one local port.
+- SQS event sources: pollers that invoke the handlers with batches.
+
+Handlers reach the emulators through the standard AWS_ENDPOINT_URL* variables only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import template as tpl
+from .event_sources import SqsMapping, SqsPoller
+from .http_api import HttpApiApp, Route
+from .lambdas import FunctionRegistry, LocalFunction
+
+log = logging.getLogger("local.cloud")
+ROOT = Path(__file__).resolve().parent.parent
+LAYER_PATH = ROOT / "layers" / "common" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # one line per request drowns everything else
+        pass
+
+
+class _MotoWithLambda:
+    """moto's WSGI app, with Lambda's Invoke API answered by the local handlers."""
+
+    PREFIX = "/2015-03-31/functions/"
+
+    def __init__(self, moto_app, functions: FunctionRegistry):
+        self.moto_app = moto_app
+        self.functions = functions
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ["REQUEST_METHOD"] == "POST" and path.startswith(self.PREFIX) and path.endswith("/invocations"):
+            from urllib.parse import unquote
+            name = unquote(path[len(self.PREFIX):-len("/invocations")])
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            payload = environ["wsgi.input"].read(length) if length else b""
+            status, headers, body = self.functions.invoke_http(name, payload)
+            reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
+            start_response(f"{status} {reason}", [("Content-Type", "application/json"),
+                                                  ("Content-Length", str(len(body))), *headers.items()])
+            return [body]
+        return self.moto_app(environ, start_response)
+
+
+class LocalCloud:
+    def __init__(self, *, data_dir: Path, api_port: int = 3000, aws_port: int = 4566, dynamodb_port: int = 4567,
+                 parameters: dict[str, Any] | None = None, stack: str = "catalog", host: str = "127.0.0.1",
+                 pollers_per_queue: int = 2, environment: dict[str, str] | None = None):
+        self.data_dir = Path(data_dir)
+        self.api_port, self.aws_port, self.dynamodb_port = api_port, aws_port, dynamodb_port
+        self.host = host
+        self.template = tpl.load(ROOT / "template.yaml")
+        self.resolver = tpl.Resolver(self.template, stack, {k: str(v) for k, v in (parameters or {}).items()},
+                                     dynamic=self._dynamic_reference)
+        self.pollers_per_queue = pollers_per_queue
+        self.extra_environment = environment or {}
+        self.functions = FunctionRegistry()
+        self.pollers: list[SqsPoller] = []
+        self.routes: list[Route] = []
+        self._servers: list = []
+        self._dynalite: subprocess.Popen | None = None
+
+    # --- endpoints ---------------------------------------------------------------------
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return f"http://{self.host}:{self.dynamodb_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    def client(self, service: str):
+        endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.aws_endpoint
+        return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=tpl.REGION,
+                                              aws_access_key_id="local", aws_secret_access_key="local")
+
+    def ref(self, logical_id: str) -> Any:
+        return self.resolver.ref(logical_id)
+
+    def attr(self, logical_id: str, name: str) -> Any:
+        return self.resolver.attrs[(logical_id, name)]
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "LocalCloud":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._set_process_environment()
+        self._start_dynalite()
+        self._start_moto()
+        self._provision()
+        self.functions.preload()
+        for poller in self.pollers:
+            poller.start()
+        self._start_http()
+        return self
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        for server, thread in self._servers:
+            server.shutdown()
+            thread.join(timeout=5)
+        if self._dynalite and self._dynalite.poll() is None:
+            self._dynalite.terminate()
+            try:
+                self._dynalite.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._dynalite.kill()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _set_process_environment(self) -> None:
+        os.environ.update({
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": tpl.REGION,
+            "AWS_REGION": tpl.REGION, "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint, "MOTO_PORT": str(self.aws_port),
+        })
+        os.environ.pop("AWS_PROFILE", None)
+        if str(LAYER_PATH) not in os.sys.path:
+            os.sys.path.insert(0, str(LAYER_PATH))
+
+    def _start_dynalite(self) -> None:
+        cli = ROOT / "node_modules" / "dynalite" / "cli.js"
+        if not cli.exists():
+            raise RuntimeError("dynalite is not installed: run `make setup` (npm ci) first")
+        path = self.data_dir / "dynamodb"
+        path.mkdir(parents=True, exist_ok=True)
+        self._dynalite = subprocess.Popen(
+            ["node", str(cli), "--port", str(self.dynamodb_port), "--host", self.host, "--path", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for_port(self.dynamodb_port, process=self._dynalite)
+
+    def _start_moto(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        app = _MotoWithLambda(DomainDispatcherApplication(create_backend_app), self.functions)
+        self._serve(app, self.aws_port)
+
+    def _start_http(self) -> None:
+        api = tpl.resources_of(self.template, "AWS::Serverless::HttpApi")
+        cors = next(iter(api.values()), {}).get("Properties", {}).get("CorsConfiguration")
+        config_js = "window.CATALOG_CONFIG = " + json.dumps({"apiBase": "", "local": True}) + ";\n"
+        app = HttpApiApp(self.routes, self.functions, ROOT / "web", config_js,
+                         self.resolver.resolve(cors) if cors else None)
+        self._serve(app, self.api_port)
+
+    def _serve(self, app, port: int) -> None:
+        server = make_server(self.host, port, app, threaded=True, request_handler=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True)
+        thread.start()
+        self._servers.append((server, thread))
+        wait_for_port(port)
+
+    # --- resources ---------------------------------------------------------------------
+    def _dynamic_reference(self, reference: str) -> str:
+        """{{resolve:secretsmanager:...}}: a random secret kept in the data folder."""
+        secret_file = self.data_dir / "local-secret"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_hex(32))
+        return secret_file.read_text().strip()
+
+    def _provision(self) -> None:
+        t, r = self.template, self.resolver
+        stack = r.stack
+        for logical, res in tpl.resources_of(t, "AWS::DynamoDB::Table").items():
+            name = f"{stack}-{logical}"
+            self._create_table(name, res["Properties"])
+            r.refs[logical] = name
+            r.attrs[(logical, "Arn")] = f"arn:aws:dynamodb:{tpl.REGION}:{tpl.ACCOUNT}:table/{name}"
+
+        sqs = self.client("sqs")
+        queues = tpl.resources_of(t, "AWS::SQS::Queue")
+        for logical, res in queues.items():
+            name = f"{stack}-{logical}"
+            props = res.get("Properties", {})
+            attributes = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+                          if k in props}
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            r.refs[logical] = url
+            r.attrs[(logical, "Arn")] = f"arn:aws:sqs:{tpl.REGION}:{tpl.ACCOUNT}:{name}"
+            r.attrs[(logical, "QueueName")] = name
+            r.attrs[(logical, "QueueUrl")] = url
+        for logical, res in queues.items():
+            redrive = res.get("Properties", {}).get("RedrivePolicy")
+            if redrive:
+                sqs.set_queue_attributes(QueueUrl=r.refs[logical],
+                                         Attributes={"RedrivePolicy": json.dumps(r.resolve(redrive))})
+
+        s3 = self.client("s3")
+        for logical, res in tpl.resources_of(t, "AWS::S3::Bucket").items():
+            name = f"{stack}-{logical.lower()}"
+            r.refs[logical] = name
+            r.attrs[(logical, "Arn")] = f"arn:aws:s3:::{name}"
+            r.attrs[(logical, "WebsiteURL")] = f"{self.aws_endpoint}/{name}/index.html"
+            r.attrs[(logical, "DomainName")] = f"{self.host}:{self.aws_port}/{name}"
+            try:
+                s3.create_bucket(Bucket=name)
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+            props = r.resolve(res.get("Properties", {}))
+            if "CorsConfiguration" in props:
+                rules = [{("MaxAgeSeconds" if k == "MaxAge" else k): v for k, v in rule.items()}
+                         for rule in props["CorsConfiguration"]["CorsRules"]]
+                s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+
+        functions = {**tpl.resources_of(t, "AWS::Serverless::Function")}
+        for logical in functions:
+            name = f"{stack}-{logical}"
+            r.refs[logical] = name
+            r.attrs[(logical, "Arn")] = f"arn:aws:lambda:{tpl.REGION}:{tpl.ACCOUNT}:function:{name}"
+
+        machines = tpl.resources_of(t, "AWS::Serverless::StateMachine")
+        for logical, res in machines.items():
+            name = r.resolve(res["Properties"].get("Name", f"{stack}-{logical}"))
+            r.refs[logical] = f"arn:aws:states:{tpl.REGION}:{tpl.ACCOUNT}:stateMachine:{name}"
+            r.attrs[(logical, "Name")] = name
+            r.attrs[(logical, "Arn")] = r.refs[logical]
+
+        # Bucket notifications need the queues' ARNs; set them once everything has a name.
+        for logical, res in tpl.resources_of(t, "AWS::S3::Bucket").items():
+            notifications = r.resolve(res.get("Properties", {}).get("NotificationConfiguration"))
+            if notifications:
+                s3.put_bucket_notification_configuration(
+                    Bucket=r.refs[logical], NotificationConfiguration=_s3_notifications(notifications))
+
+        environment: dict[str, str] = {}
+        for logical in functions:
+            props = tpl.function_properties(t, logical)
+            env = {k: str(v) for k, v in r.resolve(props.get("Environment", {}).get("Variables", {})).items()}
+            for key, value in env.items():
+                if environment.get(key, value) != value:
+                    raise RuntimeError(f"template: {key} differs between functions ({environment[key]} / {value}); "
+                                       "the local cloud runs all handlers in one process")
+                environment[key] = value
+            self.functions.add(LocalFunction(
+                logical_id=logical, name=r.refs[logical], code_dir=ROOT / props["CodeUri"],
+                handler_spec=props["Handler"], memory=int(props.get("MemorySize", 128)),
+                timeout=int(props.get("Timeout", 3)), environment=env))
+            for event in props.get("Events", {}).values():
+                self._add_event_source(logical, event)
+        environment.update(self.extra_environment)
+        os.environ.update(environment)
+        self.environment = environment
+
+        sfn = self.client("stepfunctions")
+        for logical, res in machines.items():
+            props = res["Properties"]
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            for key, value in r.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            name = r.attrs[(logical, "Name")]
+            existing = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
+            if not existing:
+                sfn.create_state_machine(name=name, definition=definition,
+                                         roleArn=f"arn:aws:iam::{tpl.ACCOUNT}:role/{name}")
+
+    def _add_event_source(self, logical: str, event: dict) -> None:
+        props = event.get("Properties", {})
+        if event["Type"] == "HttpApi":
+            self.routes.append(Route.of(props["Method"], props["Path"], logical))
+        elif event["Type"] == "SQS":
+            queue_arn = self.resolver.resolve(props["Queue"])
+            queue_logical = next(k for (k, a), v in self.resolver.attrs.items() if a == "Arn" and v == queue_arn)
+            mapping = SqsMapping(function=logical, queue_url=self.resolver.refs[queue_logical], queue_arn=queue_arn,
+                                 batch_size=int(props.get("BatchSize", 10)),
+                                 report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                                 pollers=self.pollers_per_queue)
+            self.pollers.append(SqsPoller(mapping, self.functions, self.aws_endpoint))
+
+    def _create_table(self, name: str, props: dict) -> None:
+        ddb = self.client("dynamodb")
+        if name in ddb.list_tables()["TableNames"]:
+            return
+        kwargs = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props}
+        kwargs["BillingMode"] = "PAY_PER_REQUEST"
+        ddb.create_table(TableName=name, **kwargs)
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def _s3_notifications(config: dict) -> dict:
+    """CloudFormation's notification shape -> the S3 API's."""
+    out: dict = {}
+    for cfn_key, api_key, target in (("QueueConfigurations", "QueueConfigurations", "Queue"),
+                                     ("TopicConfigurations", "TopicConfigurations", "Topic"),
+                                     ("LambdaConfigurations", "LambdaFunctionConfigurations", "Function")):
+        entries = []
+        for entry in config.get(cfn_key, []):
+            api_entry = {f"{target}Arn": entry[target], "Events": [entry["Event"]]}
+            rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules")
+            if rules:
+                api_entry["Filter"] = {"Key": {"FilterRules": rules}}
+            entries.append(api_entry)
+        if entries:
+            out[api_key] = entries
+    return out
