@@ -178,6 +178,7 @@ class LocalCloud:
         wait_for_port(self.dynamodb_port, process=self._dynalite)
 
     def _start_moto(self) -> None:
+        _patch_moto_state_machine_copy()
         from moto.core.config import default_user_config
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         default_user_config["stepfunctions"]["execute_state_machine"] = True
@@ -324,6 +325,25 @@ class LocalCloud:
         kwargs["BillingMode"] = "PAY_PER_REQUEST"
         ddb.create_table(TableName=name, **kwargs)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def _patch_moto_state_machine_copy() -> None:
+    """moto deep-copies the state machine at each StartExecution, executions included; a running
+    execution holds locks, so a second import while one runs fails with "cannot pickle RLock".
+    Copy everything but the executions list, which the clone does not need."""
+    import copy
+
+    from moto.stepfunctions.models import StateMachineInstance
+
+    def deepcopy_without_executions(self, memo):
+        clone = copy.copy(self)
+        for name, value in self.__dict__.items():
+            if name not in ("executions", "backend"):
+                setattr(clone, name, copy.deepcopy(value, memo))
+        clone.executions = []
+        return clone
+
+    StateMachineInstance.__deepcopy__ = deepcopy_without_executions
 
 
 def _s3_notifications(config: dict) -> dict:

@@ -28,7 +28,7 @@ class Route:
 
     @classmethod
     def of(cls, method: str, path: str, function: str) -> "Route":
-        regex = re.sub(r"\\\{([^}+]+)\\\+?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(path))
+        regex = re.sub(r"\\\{([^}\\+]+)(?:\\\+)?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(path))
         regex = regex.replace(r"(?P<proxy>[^/]+)", "(?P<proxy>.+)")
         return cls(method.upper(), path, function, re.compile(f"^{regex}$"))
 

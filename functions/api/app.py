@@ -5,10 +5,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 import http_errors
 import imports_routes
+import products_routes
+import webhooks_routes
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(imports_routes.router)
+app.include_router(products_routes.router)
+app.include_router(webhooks_routes.router)
 app.enable_swagger(path="/docs", title="Product catalog importer API", version="1.0.0",
                    description="Imports, products and webhooks. Errors are JSON: {error, fields?}.")
 

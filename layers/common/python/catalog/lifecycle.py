@@ -37,6 +37,11 @@ class StartOutcome:
 def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | None,
                       version: str, event_time: str) -> StartOutcome:
     """Starts the import of one uploaded object. Safe to call again for the same event."""
+    from . import delete_all  # guard: no import is interleaved into a half-deleted catalog
+    refused = delete_all.refuse_import(settings, bucket=bucket, key=key, size=size, version=version,
+                                       event_time=event_time)
+    if refused is not None:
+        return refused
     if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return StartOutcome(None, False, "not under incoming/")
     imports = ImportStore(settings.imports_table)

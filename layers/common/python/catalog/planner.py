@@ -15,6 +15,7 @@ from .csvfile import BOM, BadFileError, iter_records, parse_header, split_lines
 from .rows import ProductRow, RowReader, is_blank
 
 READ_BLOCK = 8 * 1024 * 1024
+SNIFF_BYTES = 4096
 
 
 @dataclass
@@ -41,6 +42,11 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     if size > max_bytes:
         raise BadFileError(f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes")
 
+    sniff = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes=0-{SNIFF_BYTES - 1}")["Body"].read()
+    if sniff.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadFileError("the file is UTF-16 encoded; save it as UTF-8 CSV")
+    if b"\x00" in sniff:
+        raise BadFileError("the file is not a text CSV file (it contains NUL bytes); export it as CSV")
     body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
     lines = split_lines(body.iter_chunks(READ_BLOCK))
     first = next(lines, b"")

@@ -1,0 +1,180 @@
+"""Webhook delivery benchmark through the local cloud (issue 4).
+
+Phase 1 (baseline): N events to 5 healthy endpoints. Phase 2: N events to 5 endpoints, one of which
+hangs (never answers before the per-attempt timeout). Prints deliveries per second to the healthy
+receivers, their latency (event sent -> request received) and the extra time the hanging endpoint
+adds, against the baseline measured in the same run. All receivers listen on 127.0.0.1; the run is
+bounded by --deadline and stops by itself.
+
+    python benchmarks/bench_webhooks.py                 # 10,000 events per phase
+    python benchmarks/bench_webhooks.py --events 2000   # quicker
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
+
+
+class Receiver:
+    def __init__(self, hang: bool = False):
+        self.seen: dict[str, float] = {}          # webhook-id -> latency (s), first arrival
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                now = time.time()
+                if hang:
+                    receiver.release.wait(120)
+                else:
+                    sent_at = json.loads(body)["data"]["sent_at"]
+                    with receiver.lock:
+                        receiver.requests += 1
+                        receiver.seen.setdefault(self.headers["webhook-id"], now - sent_at)
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *args: None
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def send_events(cloud, count: int, phase: str) -> float:
+    """Puts `count` envelopes on the events queue (10 per call); returns when it started."""
+    from catalog.events import envelope
+    sqs, url = cloud.client("sqs"), cloud.ref("EventsQueue")
+    started = time.time()
+    for start in range(0, count, 10):
+        entries = []
+        for i in range(start, min(count, start + 10)):
+            event = envelope("product.updated", {"sku": f"{phase}-{i}", "sent_at": time.time()},
+                             event_id=f"evt_{phase}_{i}_{uuid.uuid4().hex[:6]}")
+            entries.append({"Id": str(i - start), "MessageBody": json.dumps(event)})
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    return started
+
+
+def run_phase(cloud, name: str, events: int, hanging: bool, deadline: float) -> dict:
+    healthy = [Receiver() for _ in range(4 if hanging else 5)]
+    stuck = Receiver(hang=True) if hanging else None
+    ids = []
+    for receiver in healthy + ([stuck] if stuck else []):
+        response = requests.post(f"{cloud.api_url}/webhooks", json={"url": receiver.url}, timeout=30)
+        response.raise_for_status()
+        ids.append(response.json()["id"])
+    expected = events * len(healthy)
+    started = send_events(cloud, events, name)
+    sent_seconds = time.time() - started
+    complete = True
+    while sum(len(r.seen) for r in healthy) < expected:
+        if time.time() > deadline:
+            complete = False
+            break
+        time.sleep(0.2)
+    seconds = time.time() - started
+    latencies = sorted(v for r in healthy for v in r.seen.values())
+    delivered = len(latencies)
+    duplicates = sum(r.requests for r in healthy) - delivered
+    for endpoint_id in ids:
+        requests.delete(f"{cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
+    for receiver in healthy + ([stuck] if stuck else []):
+        receiver.stop()
+    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
+    return {"phase": name, "events": events, "healthy_endpoints": len(healthy), "hanging_endpoints": int(hanging),
+            "healthy_deliveries": delivered, "expected": expected, "complete": complete,
+            "duplicates": duplicates, "seconds": round(seconds, 2), "enqueue_seconds": round(sent_seconds, 2),
+            "deliveries_per_second": round(delivered / seconds, 1) if seconds else 0.0,
+            "latency_p50_s": round(pct(0.5), 3), "latency_p95_s": round(pct(0.95), 3),
+            "latency_max_s": round(latencies[-1], 3) if latencies else None,
+            "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None}
+
+
+def drain(cloud, timeout: float = 60) -> None:
+    """Waits until the deliveries queue is empty (so phase 2 does not inherit phase 1's backlog)."""
+    sqs, url = cloud.client("sqs"), cloud.ref("DeliveriesQueue")
+    end = time.time() + timeout
+    while time.time() < end:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        if sum(int(attrs[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                       "ApproximateNumberOfMessagesDelayed")) == 0:
+            return
+        time.sleep(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events per phase (default 10,000)")
+    parser.add_argument("--timeout", type=float, default=2.0, help="per-attempt timeout, seconds")
+    parser.add_argument("--deadline", type=float, default=900.0, help="seconds per phase before giving up")
+    parser.add_argument("--pollers", type=int, default=2, help="pollers per queue (the local cloud's default: 2)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    import resource
+    from local.cloud import LocalCloud, free_port
+
+    parameters = {"WebhookRetrySchedule": "1,2,4", "WebhookAllowPrivateTargets": "true",
+                  "WebhookTimeoutSeconds": args.timeout, "WebhookSlowCooldownSeconds": 600}
+    with tempfile.TemporaryDirectory() as data_dir:
+        cloud = LocalCloud(data_dir=Path(data_dir), api_port=free_port(), aws_port=free_port(),
+                           dynamodb_port=free_port(), parameters=parameters, pollers_per_queue=args.pollers,
+                           environment={"POWERTOOLS_LOG_LEVEL": "ERROR"})
+        cloud.start()
+        try:
+            baseline = run_phase(cloud, "baseline", args.events, hanging=False,
+                                 deadline=time.time() + args.deadline)
+            drain(cloud)
+            with_hang = run_phase(cloud, "one-hanging", args.events, hanging=True,
+                                  deadline=time.time() + args.deadline)
+        finally:
+            cloud.stop()
+    for result in (baseline, with_hang):
+        print(json.dumps(result))
+    extra_p95 = with_hang["latency_p95_s"] - baseline["latency_p95_s"]
+    extra_max = with_hang["latency_max_s"] - baseline["latency_max_s"]
+    print(f"\nbaseline:    {baseline['healthy_deliveries']:,} deliveries in {baseline['seconds']} s "
+          f"= {baseline['deliveries_per_second']:,} deliveries/s; latency p50 {baseline['latency_p50_s']} s, "
+          f"p95 {baseline['latency_p95_s']} s, max {baseline['latency_max_s']} s")
+    print(f"one hanging: {with_hang['healthy_deliveries']:,} deliveries to the 4 healthy endpoints in "
+          f"{with_hang['seconds']} s = {with_hang['deliveries_per_second']:,} deliveries/s; latency p50 "
+          f"{with_hang['latency_p50_s']} s, p95 {with_hang['latency_p95_s']} s, max {with_hang['latency_max_s']} s")
+    print(f"extra time added by the hanging endpoint to healthy deliveries: p95 {extra_p95:+.3f} s, "
+          f"max {extra_max:+.3f} s (per-attempt timeout {args.timeout} s)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
+    print(f"peak RSS (this process: local cloud, handlers, receivers): {peak / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Listing products: filters, SKU order and cursor pages, read from the indexes shard by shard.
+
+The products table's indexes are partitioned by `shard` (the first two characters of the SKU
+key) and sorted by `sku_key`, so walking the shards in order gives every product in SKU order.
+The shards that hold products come from the catalog stats item (no scan per request).
+
+Plans, by filter:
+- nothing / active=true   `by_sku` (ALL), shard by shard (`active` as a filter expression);
+- sku prefix (2+ chars)   the one shard the prefix lives in, `begins_with(sku_key, :p)`;
+  (1 char)                the shards starting with that character;
+- active=false            the sparse `inactive` index (only inactive products are in it);
+- q / name                the slim `search` index (keys + name_lc), `contains(name_lc, :q)`,
+                          a few shards queried at once, then BatchGetItem for the page's items;
+                          with active=... it filters `by_sku` / `inactive` instead (they hold
+                          name_lc and active).
+
+A page is fetched as limit+1 matches so we know whether another page follows. Cursors are
+opaque and signed (catalog.cursors) and bound to the filters they were made for: `next` is the
+position after the page's last item, `prev` the position before its first item, walked backwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from . import cursors
+from .aws import client
+from .products import Product, ProductStore, shard_of
+from .rules import normalize_sku
+from .stats import CatalogStats
+
+PURPOSE = "products"
+MAX_LIMIT = 200
+FILTERED_PAGE = 1000      # items DynamoDB evaluates per filtered query call
+PARALLEL_SHARDS = 8       # shards queried at once when a filter may leave shards empty
+
+
+class BadQueryError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    sku: str = ""              # normalized prefix
+    q: str = ""                # lower-cased substring of the name
+    active: bool | None = None
+
+    @classmethod
+    def of(cls, sku: str | None = None, q: str | None = None, active: bool | None = None) -> "ProductFilter":
+        return cls(normalize_sku(sku or ""), (q or "").strip().lower(), active)
+
+    def fingerprint(self) -> str:
+        text = json.dumps([self.sku, self.q, self.active])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def empty(self) -> bool:
+        return not self.sku and not self.q and self.active is None
+
+
+@dataclass
+class Plan:
+    index: str
+    shards: list[str]
+    prefix: str = ""                               # begins_with on sku_key
+    filters: list[str] = field(default_factory=list)
+    names: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+    keys_only: bool = False                        # items need a BatchGetItem afterwards
+    shard_attr: str = "shard"
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters)
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    total: int
+    matches: int | None
+    limit: int
+    next: str | None
+    prev: str | None
+
+    def to_json(self) -> dict:
+        return {"items": self.items, "total": self.total, "matches": self.matches, "limit": self.limit,
+                "next": self.next, "prev": self.prev}
+
+
+class ProductQuery:
+    def __init__(self, products_table: str, imports_table: str):
+        self.table = products_table
+        self.stats = CatalogStats(imports_table)
+        self.ddb = client("dynamodb")
+
+    # --- planning ------------------------------------------------------------------------
+    def plan(self, f: ProductFilter, shards: list[str]) -> Plan:
+        if f.sku:
+            if len(f.sku) >= 2:
+                shards = [shard_of(f.sku)] if shard_of(f.sku) in shards else []
+            else:
+                shards = [s for s in shards if s.startswith(f.sku)]
+        if f.active is False:
+            plan = Plan("inactive", shards, shard_attr="inactive_shard")
+        elif f.q and f.active is None:
+            plan = Plan("search", shards, keys_only=True)
+        else:
+            plan = Plan("by_sku", shards)
+            if f.active is True:
+                plan.filters.append("#active = :true")
+                plan.names["#active"] = "active"
+                plan.values[":true"] = {"BOOL": True}
+        plan.prefix = f.sku
+        if f.q:
+            plan.filters.append("contains(name_lc, :q)")
+            plan.values[":q"] = {"S": f.q}
+        return plan
+
+    # --- listing -------------------------------------------------------------------------
+    def list(self, f: ProductFilter, limit: int = 50, cursor: str | None = None) -> Page:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise BadQueryError("limit", f"must be between 1 and {MAX_LIMIT}")
+        total, shards = self.stats.get()
+        position = self._position(cursor, f) if cursor else None
+        plan = self.plan(f, shards)
+        forward = position is None or position["d"] == "f"
+        after = (position["s"], position["k"]) if position else None
+        keys = self._walk(plan, after, forward, limit + 1)
+        more = len(keys) > limit
+        keys = keys[:limit]
+        if not forward:
+            keys.reverse()
+        items = self._materialize(plan, keys)
+        fp = f.fingerprint()
+
+        def make(direction: str, item: dict) -> str:
+            return cursors.encode({"f": fp, "d": direction, "s": item["s"], "k": item["k"]}, PURPOSE)
+
+        next_cursor = prev_cursor = None
+        if keys:
+            if (forward and more) or (not forward):
+                next_cursor = make("f", keys[-1])
+            if (forward and position is not None) or (not forward and more):
+                prev_cursor = make("b", keys[0])
+        elif position is not None:
+            # An empty page after a cursor (e.g. everything after it was deleted): offer a way back.
+            prev_cursor = make("b", {"s": position["s"], "k": position["k"]}) if forward else None
+            next_cursor = make("f", {"s": position["s"], "k": position["k"]}) if not forward else None
+        matches = self._matches(f, plan, total, len(keys), more, position)
+        return Page([Product.from_item(i).to_json() for i in items], total, matches, limit, next_cursor, prev_cursor)
+
+    def _position(self, cursor: str, f: ProductFilter) -> dict:
+        try:
+            position = cursors.decode(cursor, PURPOSE)
+        except cursors.BadCursorError as error:
+            raise BadQueryError("cursor", str(error)) from None
+        if position.get("f") != f.fingerprint():
+            raise BadQueryError("cursor", "the cursor belongs to a listing with other filters")
+        if position.get("d") not in ("f", "b") or not isinstance(position.get("s"), str) \
+                or not isinstance(position.get("k"), str):
+            raise BadQueryError("cursor", "the cursor is malformed")
+        return position
+
+    def _matches(self, f: ProductFilter, plan: Plan, total: int, count: int, more: bool,
+                 position: dict | None) -> int | None:
+        if f.empty:
+            return total
+        if position is None and not more:
+            return count                     # the whole result fit in this page
+        if f.sku and len(f.sku) >= 2 and f.active is None and not f.q:
+            return self._count_prefix(plan)  # one COUNT query on one shard
+        return None
+
+    def _count_prefix(self, plan: Plan) -> int:
+        count = 0
+        for shard in plan.shards:
+            kwargs = self._query_args(plan, shard, None, True, None)
+            kwargs["Select"] = "COUNT"
+            while True:
+                response = self.ddb.query(**kwargs)
+                count += response.get("Count", 0)
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return count
+
+    # --- reading the index -----------------------------------------------------------------
+    def _query_args(self, plan: Plan, shard: str, start_key: str | None, forward: bool, limit: int | None) -> dict:
+        names = {"#sh": plan.shard_attr, **plan.names}
+        values = {":sh": {"S": shard}, **plan.values}
+        condition = "#sh = :sh"
+        if plan.prefix:
+            condition += " AND begins_with(sku_key, :p)"
+            values[":p"] = {"S": plan.prefix}
+        kwargs = dict(TableName=self.table, IndexName=plan.index, KeyConditionExpression=condition,
+                      ExpressionAttributeNames=names, ExpressionAttributeValues=values, ScanIndexForward=forward)
+        if plan.filters:
+            kwargs["FilterExpression"] = " AND ".join(plan.filters)
+        if limit:
+            kwargs["Limit"] = limit
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = {plan.shard_attr: {"S": shard}, "sku_key": {"S": start_key}}
+        return kwargs
+
+    def _query_shard_page(self, plan: Plan, shard: str, start_key: str | None, forward: bool,
+                          need: int) -> tuple[list[dict], str | None]:
+        """One query call: (matching items, the sku_key to continue after, or None at the shard's end)."""
+        limit = FILTERED_PAGE if plan.filtered else need
+        response = self.ddb.query(**self._query_args(plan, shard, start_key, forward, limit))
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), (last["sku_key"]["S"] if last else None)
+
+    def _walk(self, plan: Plan, after: tuple[str, str] | None, forward: bool, need: int) -> list[dict]:
+        """Up to `need` matches strictly after (or before) `after`, as {"s", "k", "item"} in walk order."""
+        shards = sorted(plan.shards, reverse=not forward)
+        first_key = None
+        if after is not None:
+            shard, first_key = after
+            if forward:
+                shards = [s for s in shards if s >= shard]
+            else:
+                shards = [s for s in shards if s <= shard]
+            if not shards or shards[0] != shard:
+                first_key = None
+        found: list[dict] = []
+        width = PARALLEL_SHARDS if plan.filtered else 1
+        pool = ThreadPoolExecutor(max_workers=width) if width > 1 else None
+        try:
+            i = 0
+            while i < len(shards) and len(found) < need:
+                batch = shards[i:i + width]
+                starts = [first_key if i + j == 0 else None for j in range(len(batch))]
+                if pool:
+                    results = list(pool.map(lambda a: self._query_shard_page(plan, a[0], a[1], forward, need),
+                                            zip(batch, starts)))
+                else:
+                    results = [self._query_shard_page(plan, batch[0], starts[0], forward, need - len(found))]
+                for shard, (items, cont) in zip(batch, results):
+                    for item in items:
+                        found.append({"s": shard, "k": item["sku_key"]["S"], "item": item})
+                    while cont is not None and len(found) < need:
+                        items, cont = self._query_shard_page(plan, shard, cont, forward, need - len(found))
+                        for item in items:
+                            found.append({"s": shard, "k": item["sku_key"]["S"], "item": item})
+                    if len(found) >= need:
+                        break
+                i += len(batch)
+        finally:
+            if pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+        return found[:need]
+
+    def _materialize(self, plan: Plan, keys: list[dict]) -> list[dict]:
+        if not plan.keys_only:
+            return [k["item"] for k in keys]
+        full = ProductStore(self.table).get_many([k["k"] for k in keys])
+        return [full[k["k"]] for k in keys if k["k"] in full]

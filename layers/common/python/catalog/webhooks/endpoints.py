@@ -1,0 +1,180 @@
+"""Webhook endpoints in DynamoDB: pk = "endpoint", sk = endpoint id (few items; one query lists all).
+
+The signing secret is stored to sign deliveries and shown only at creation and rotation; after a
+rotation the previous secret keeps signing alongside the new one for a grace period.
+"""
+from __future__ import annotations
+
+import secrets as _secrets
+import time
+
+from botocore.exceptions import ClientError
+
+from ..aws import client
+from boto3.dynamodb.types import TypeSerializer
+
+from ..imports import from_item, is_conditional_failure, now_iso, to_item
+from . import signing
+
+PK = "endpoint"
+ALL = "*"
+_serializer = TypeSerializer()
+PRIVATE_FIELDS = ("pk", "sk", "secret", "previous_secret", "previous_secret_until")
+
+
+def new_endpoint_id() -> str:
+    return "wh_" + _secrets.token_hex(8)
+
+
+def subscribed(endpoint: dict, event_type: str) -> bool:
+    types = endpoint.get("event_types") or [ALL]
+    return ALL in types or event_type in types
+
+
+def signing_secrets(endpoint: dict, now: float | None = None) -> list[str]:
+    keys = [endpoint["secret"]]
+    if endpoint.get("previous_secret") and (endpoint.get("previous_secret_until") or 0) > (now or time.time()):
+        keys.append(endpoint["previous_secret"])
+    return keys
+
+
+def public_view(endpoint: dict) -> dict:
+    view = {k: v for k, v in endpoint.items() if k not in PRIVATE_FIELDS}
+    view["secret_hint"] = signing.secret_hint(endpoint["secret"])
+    view.setdefault("event_types", [ALL])
+    view["status"] = ("disabled" if not endpoint.get("enabled") else
+                      "failing" if endpoint.get("failing") else "healthy")
+    return view
+
+
+class EndpointStore:
+    def __init__(self, table: str):
+        self.table = table
+        self.ddb = client("dynamodb")
+
+    def _key(self, endpoint_id: str) -> dict:
+        return {"pk": {"S": PK}, "sk": {"S": endpoint_id}}
+
+    # --- CRUD ---------------------------------------------------------------------
+    def create(self, url: str, event_types: list[str], description: str = "", enabled: bool = True) -> dict:
+        now = now_iso()
+        endpoint_id = new_endpoint_id()
+        item = {"pk": PK, "sk": endpoint_id, "id": endpoint_id, "url": url, "event_types": event_types or [ALL],
+                "description": description, "enabled": enabled, "failing": False, "consecutive_failures": 0,
+                "secret": signing.generate_secret(), "created_at": now, "updated_at": now}
+        self.ddb.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)")
+        return from_item(to_item(item))
+
+    def get(self, endpoint_id: str) -> dict | None:
+        item = self.ddb.get_item(TableName=self.table, Key=self._key(endpoint_id), ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def get_many(self, endpoint_ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        ids = sorted(set(endpoint_ids))
+        for start in range(0, len(ids), 100):
+            request = {self.table: {"Keys": [self._key(i) for i in ids[start:start + 100]], "ConsistentRead": True}}
+            while request:
+                response = self.ddb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    endpoint = from_item(item)
+                    found[endpoint["id"]] = endpoint
+                request = response.get("UnprocessedKeys") or None
+                if request:
+                    time.sleep(0.05)
+        return found
+
+    def list(self) -> list[dict]:
+        items: list[dict] = []
+        kwargs = dict(TableName=self.table, KeyConditionExpression="pk = :pk",
+                      ExpressionAttributeValues={":pk": {"S": PK}}, ConsistentRead=True)
+        while True:
+            response = self.ddb.query(**kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(items, key=lambda e: e.get("created_at", ""))
+
+    def update(self, endpoint_id: str, values: dict, remove: tuple[str, ...] = (), add: dict | None = None,
+               set_if_missing: dict | None = None) -> dict | None:
+        """SETs values (and REMOVEs / ADDs) on an existing endpoint; None when it does not exist."""
+        names, expr_values, sets, adds = {}, {}, [], []
+        for i, (name, value) in enumerate({**values, "updated_at": values.get("updated_at", now_iso())}.items()):
+            names[f"#s{i}"] = name
+            expr_values[f":s{i}"] = _serializer.serialize(value)
+            sets.append(f"#s{i} = :s{i}")
+        for i, (name, value) in enumerate((set_if_missing or {}).items()):
+            names[f"#m{i}"] = name
+            expr_values[f":m{i}"] = _serializer.serialize(value)
+            sets.append(f"#m{i} = if_not_exists(#m{i}, :m{i})")
+        for i, (name, amount) in enumerate((add or {}).items()):
+            names[f"#a{i}"] = name
+            expr_values[f":a{i}"] = {"N": str(amount)}
+            adds.append(f"#a{i} :a{i}")
+        removes = []
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+            removes.append(f"#r{i}")
+        expression = "SET " + ", ".join(sets)
+        if adds:
+            expression += " ADD " + ", ".join(adds)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            response = self.ddb.update_item(
+                TableName=self.table, Key=self._key(endpoint_id), UpdateExpression=expression,
+                ConditionExpression="attribute_exists(sk)", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=expr_values, ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        return from_item(response["Attributes"])
+
+    def delete(self, endpoint_id: str) -> bool:
+        try:
+            self.ddb.delete_item(TableName=self.table, Key=self._key(endpoint_id),
+                                 ConditionExpression="attribute_exists(sk)")
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    # --- lifecycle ----------------------------------------------------------------
+    def rotate_secret(self, endpoint_id: str, grace_seconds: int = 86400) -> tuple[dict, str] | None:
+        current = self.get(endpoint_id)
+        if current is None:
+            return None
+        secret = signing.generate_secret()
+        updated = self.update(endpoint_id, {"secret": secret, "previous_secret": current["secret"],
+                                            "previous_secret_until": int(time.time()) + grace_seconds})
+        return (updated, secret) if updated else None
+
+    def enable(self, endpoint_id: str) -> dict | None:
+        return self.update(endpoint_id, {"enabled": True, "failing": False, "consecutive_failures": 0},
+                           remove=("disabled_reason", "failing_since", "slow_until"))
+
+    def disable(self, endpoint_id: str, reason: str) -> dict | None:
+        return self.update(endpoint_id, {"enabled": False, "disabled_reason": reason})
+
+    def record_attempt(self, endpoint_id: str, *, status_code: int | None, response_ms: int, ok: bool,
+                       error: str | None, counts_as_failure: bool = True, failures: int = 1) -> dict | None:
+        values = {"last_status_code": status_code, "last_response_ms": response_ms, "last_delivery_at": now_iso(),
+                  "last_error": error}
+        sets = {k: v for k, v in values.items() if v is not None}
+        removes = tuple(k for k, v in values.items() if v is None)
+        if ok:
+            sets.update(failing=False, consecutive_failures=0)
+            return self.update(endpoint_id, sets, remove=removes + ("failing_since", "slow_until"))
+        if not counts_as_failure:
+            return self.update(endpoint_id, sets, remove=removes)
+        return self.update(endpoint_id, sets, remove=removes, add={"consecutive_failures": failures},
+                           set_if_missing={"failing_since": int(time.time())})
+
+    def mark_failing(self, endpoint_id: str) -> dict | None:
+        return self.update(endpoint_id, {"failing": True})
+
+    def mark_slow(self, endpoint_id: str, until: int) -> dict | None:
+        return self.update(endpoint_id, {"slow_until": until})

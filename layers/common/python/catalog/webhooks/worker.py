@@ -1,0 +1,137 @@
+"""One delivery message -> one attempt, its record in the log, and what follows: done, a retry
+through a delayed SQS message, the dead-letter queue, or disabling the endpoint.
+
+Receiver behaviour never raises here (a failed attempt is an outcome, retried by re-sending the
+message); only infrastructure errors raise, and then SQS redelivers the message.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from . import queue, signing
+from .config import WebhookConfig
+from .endpoints import EndpointStore, signing_secrets
+from .fanout import payload
+from .log import DeliveryLog
+from .schedule import is_due, retry_delay
+from .sender import AttemptResult, post
+
+log = logging.getLogger(__name__)
+
+MAIN, SLOW = "main", "slow"
+
+
+def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookConfig) -> AttemptResult:
+    """Signs and POSTs `event` to the endpoint once."""
+    body = payload(event)
+    headers = signing.headers(signing_secrets(endpoint), delivery_id, body)
+    return post(endpoint["url"], body, headers, timeout=config.timeout_seconds,
+                allow_private=config.allow_private_targets, max_response_bytes=config.max_response_bytes)
+
+
+def sample_event(event_type: str, endpoint_id: str) -> dict:
+    from ..events import envelope
+    return envelope(event_type, {"test": True, "endpoint_id": endpoint_id,
+                                 "message": "A test event sent from the catalog importer."},
+                    event_id="evt_test_" + uuid.uuid4().hex)
+
+
+class Worker:
+    def __init__(self, config: WebhookConfig):
+        self.config = config
+        self.store = EndpointStore(config.table)
+        self.log = DeliveryLog(config.table, config.log_ttl_seconds)
+        # A batch's log records and endpoint statistics are written together by flush():
+        # one BatchWriteItem and one UpdateItem per endpoint instead of two writes per delivery.
+        self._lock = threading.Lock()
+        self._records: list[dict] = []
+        self._stats: dict[str, dict] = {}
+
+    def lane_of(self, source_arn: str) -> str:
+        slow = self.config.slow_queue_url
+        if slow and slow != self.config.deliveries_queue_url and queue.queue_name(source_arn) == queue.queue_name(slow):
+            return SLOW
+        return MAIN
+
+    def handle(self, msg: dict, lane: str, endpoint: dict | None) -> str:
+        """Processes one delivery message; returns what happened (for logs and tests)."""
+        config, now = self.config, time.time()
+        endpoint_id = msg["endpoint_id"]
+        if endpoint is None:
+            return "dropped: endpoint deleted"
+        if not endpoint.get("enabled"):
+            return "dropped: endpoint disabled"
+        if not is_due(msg.get("not_before"), now):
+            # A wait longer than SQS's 15-minute maximum: send it on for the rest of the wait.
+            queue.send(self._queue_url(lane), [msg])
+            return "deferred"
+        if lane == MAIN and (endpoint.get("slow_until") or 0) > now and self._has_slow_lane():
+            queue.send(config.slow_queue_url, [msg])
+            return "moved to the slow lane"
+
+        number = int(msg.get("attempt") or 1)
+        event = msg["event"]
+        result = attempt(endpoint, msg["delivery_id"], event, config)
+        gone = result.status_code == 410
+        delay = None if (result.ok or gone) else retry_delay(config.retry_schedule, number)
+        if result.ok:
+            outcome = "delivered"
+        elif gone:
+            outcome = "gone: endpoint disabled"
+        elif delay is not None:
+            outcome = f"retry {number + 1} in {delay:.1f}s"
+        else:
+            outcome = "dead-lettered"
+
+        record = self.log.attempt_record(
+            endpoint_id, msg["delivery_id"], event, number, status_code=result.status_code,
+            response_ms=result.response_ms, error=result.error, outcome=outcome,
+            kind=msg.get("kind") or "delivery", response_excerpt=result.response_excerpt)
+        with self._lock:
+            self._records.append(record)
+            stats = self._stats.setdefault(endpoint_id, {"failures": 0})
+            stats["last"] = result
+            stats["failures"] = 0 if result.ok else stats["failures"] + 1
+        if result.ok:
+            return outcome
+        if gone:
+            self.store.disable(endpoint_id, "the receiver answered 410 Gone")
+            return outcome
+        if result.timed_out and self._has_slow_lane():
+            self.store.mark_slow(endpoint_id, int(now + config.slow_cooldown_seconds))
+        failing_for = now - float(endpoint.get("failing_since") or now)
+        if failing_for >= config.disable_after_seconds:
+            self.store.disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
+        if delay is not None:
+            retry_lane = SLOW if (result.timed_out and self._has_slow_lane()) else lane
+            queue.send(self._queue_url(retry_lane), [{**msg, "attempt": number + 1, "not_before": now + delay}])
+        else:
+            queue.dead_letter(config.dead_letter_queue_url, msg,
+                              f"{number} attempts failed; last: {result.error or result.status_code}")
+            self.store.mark_failing(endpoint_id)
+        return outcome
+
+    def flush(self) -> None:
+        """Writes the batch's attempt records and each endpoint's latest status."""
+        with self._lock:
+            records, stats = self._records, self._stats
+            self._records, self._stats = [], {}
+        if records:
+            self.log.record(records)
+        for endpoint_id, s in stats.items():
+            last: AttemptResult = s["last"]
+            if last.ok:
+                self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
+                                          ok=True, error=None)
+            else:
+                self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
+                                          ok=False, error=last.error, failures=s["failures"])
+
+    def _has_slow_lane(self) -> bool:
+        return bool(self.config.slow_queue_url) and self.config.slow_queue_url != self.config.deliveries_queue_url
+
+    def _queue_url(self, lane: str) -> str:
+        return self.config.slow_queue_url if lane == SLOW and self._has_slow_lane() else self.config.deliveries_queue_url

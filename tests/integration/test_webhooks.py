@@ -1,0 +1,266 @@
+"""Webhooks end to end through the local cloud: API -> endpoints; events queue -> fan-out -> deliveries
+queue -> signed POSTs to real receivers on 127.0.0.1; retries, dead-letter queue, 410, slow lane.
+
+The test cloud runs with WebhookRetrySchedule "1,1,2" (4 attempts), WebhookTimeoutSeconds 2 and
+WebhookAllowPrivateTargets "true" (see tests/conftest.py)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from standardwebhooks import Webhook
+
+from catalog import events
+from tests.support.cloud import upload_via_api, wait_for_import
+
+
+class Receiver:
+    """A threaded HTTP receiver on 127.0.0.1. `responses`: statuses answered in turn (the last one
+    repeats); "hang" sleeps until the receiver stops."""
+
+    def __init__(self, responses=(200,)):
+        self.responses = list(responses)
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                with receiver._lock:
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "at": time.monotonic(),
+                                              "path": self.path})
+                    n = len(receiver.requests)
+                answer = receiver.responses[min(n, len(receiver.responses)) - 1]
+                if answer == "hang":
+                    receiver._stop.wait(30)
+                    answer = 200
+                self.send_response(answer)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None   # senders that gave up (timeouts)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def stop(self):
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(r["body"]) for r in self.requests]
+
+
+def wait_until(predicate, timeout: float = 30.0, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{message} not met after {timeout}s")
+
+
+@pytest.fixture
+def hooks(local_cloud):
+    """Creates endpoints through the API and receivers; deletes both afterwards."""
+    created, receivers = [], []
+
+    class Hooks:
+        api = local_cloud.api_url
+
+        def receiver(self, responses=(200,)) -> Receiver:
+            receivers.append(Receiver(responses))
+            return receivers[-1]
+
+        def endpoint(self, url: str, event_types=("*",), **extra) -> dict:
+            response = requests.post(f"{self.api}/webhooks", json={"url": url, "event_types": list(event_types),
+                                                                   **extra}, timeout=30)
+            assert response.status_code == 201, response.text
+            created.append(response.json()["id"])
+            return response.json()
+
+        def get(self, endpoint_id: str) -> dict:
+            return requests.get(f"{self.api}/webhooks/{endpoint_id}", timeout=30).json()
+
+        def deliveries(self, endpoint_id: str) -> list[dict]:
+            return requests.get(f"{self.api}/webhooks/{endpoint_id}/deliveries", timeout=30).json()["items"]
+
+    yield Hooks()
+    for endpoint_id in created:
+        requests.delete(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
+    for receiver in receivers:
+        receiver.stop()
+
+
+def verified(receiver: Receiver, secret: str) -> list[dict]:
+    return [Webhook(secret).verify(r["body"], r["headers"]) for r in receiver.requests]
+
+
+def test_product_and_import_events_arrive_signed(hooks, sample_csv, local_cloud):
+    receiver = hooks.receiver()
+    endpoint = hooks.endpoint(receiver.url)
+    product = {"id": "p_1", "sku": "ABC-1", "name": "Tote", "price": "12.50", "active": True}
+    for event_type in (events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.PRODUCT_DELETED):
+        events.publish(event_type, product)
+    import_id = upload_via_api(local_cloud, sample_csv)
+    assert wait_for_import(local_cloud, import_id)["status"] == "SUCCEEDED"
+
+    wait_until(lambda: any(b["type"] == "upload.completed" and b["data"]["id"] == import_id
+                           for b in receiver.bodies()), message="upload.completed delivered")
+    wait_until(lambda: len(receiver.requests) >= 4, message="four deliveries")
+    payloads = verified(receiver, endpoint["secret"])        # every request carries a valid signature
+    by_type = {p["type"]: p for p in payloads}
+    assert {events.PRODUCT_CREATED, events.PRODUCT_UPDATED, events.PRODUCT_DELETED} <= set(by_type)
+    assert by_type["product.created"]["data"] == product
+    completed = next(p for p in payloads if p["type"] == "upload.completed" and p["data"]["id"] == import_id)
+    assert completed["data"]["status"] == "SUCCEEDED" and completed["data"]["created"] + \
+        completed["data"]["updated"] + completed["data"]["unchanged"] == 11
+    assert set(completed) == {"type", "timestamp", "data"}
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == len(receiver.requests)
+    wait_until(lambda: hooks.get(endpoint["id"]).get("last_status_code") == 200, message="stats recorded")
+
+
+def test_500_then_200_same_id_and_both_attempts_logged(hooks):
+    receiver = hooks.receiver([500, 200])
+    endpoint = hooks.endpoint(receiver.url)
+    events.publish(events.PRODUCT_UPDATED, {"sku": "retry-1"})
+    wait_until(lambda: len(receiver.requests) >= 2, message="two attempts")
+    first, second = receiver.requests[:2]
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert second["at"] - first["at"] >= 0.8                # the 1 s retry delay (jittered 10%)
+    verified(receiver, endpoint["secret"])
+    log = wait_until(lambda: (lambda items: items if len(items) >= 2 else None)(hooks.deliveries(endpoint["id"])),
+                     message="two log records")
+    assert [(e["attempt"], e["status_code"]) for e in reversed(log)] == [(1, 500), (2, 200)]
+    assert {e["delivery_id"] for e in log} == {first["headers"]["webhook-id"]}
+    time.sleep(1.5)
+    assert len(receiver.requests) == 2
+    assert hooks.get(endpoint["id"])["status"] == "healthy"
+
+
+def test_always_failing_goes_to_dead_letter_queue(hooks, local_cloud):
+    receiver = hooks.receiver([503])
+    endpoint = hooks.endpoint(receiver.url)
+    event = events.publish(events.PRODUCT_DELETED, {"sku": "dead-1"})
+    got = wait_until(lambda: (lambda e: e if e["status"] == "failing" else None)(hooks.get(endpoint["id"])),
+                     timeout=45, message="endpoint failing")
+    assert len(receiver.requests) == 4 and got["consecutive_failures"] == 4 and got["last_status_code"] == 503
+    assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
+    sqs = local_cloud.client("sqs")
+    dlq = local_cloud.ref("DeliveriesDeadLetterQueue")
+
+    def dead_letter():
+        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            if body["event"]["id"] == event["id"]:
+                sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                return body
+    dead = wait_until(dead_letter, timeout=10, message="message in the DLQ")
+    assert dead["endpoint_id"] == endpoint["id"] and dead["attempt"] == 4
+    assert [e["attempt"] for e in hooks.deliveries(endpoint["id"])] == [4, 3, 2, 1]
+
+
+def test_410_disables_the_endpoint(hooks):
+    receiver = hooks.receiver([410])
+    endpoint = hooks.endpoint(receiver.url)
+    events.publish(events.PRODUCT_CREATED, {"sku": "gone-1"})
+    got = wait_until(lambda: (lambda e: e if not e["enabled"] else None)(hooks.get(endpoint["id"])),
+                     message="endpoint disabled")
+    assert got["status"] == "disabled" and "410" in got["disabled_reason"]
+    events.publish(events.PRODUCT_CREATED, {"sku": "gone-2"})
+    time.sleep(3)
+    assert len(receiver.requests) == 1
+
+
+def test_unsubscribed_types_and_disabled_endpoints_get_nothing(hooks):
+    everything = hooks.receiver()
+    deletes_only = hooks.receiver()
+    disabled = hooks.receiver()
+    hooks.endpoint(everything.url)
+    hooks.endpoint(deletes_only.url, ["product.deleted"])
+    off = hooks.endpoint(disabled.url, enabled=False)
+    assert off["status"] == "disabled"
+    events.publish(events.PRODUCT_CREATED, {"sku": "sub-1"})
+    events.publish(events.UPLOAD_FAILED, {"id": "imp_x"})
+    events.publish(events.PRODUCT_DELETED, {"sku": "sub-1"})
+    wait_until(lambda: len(everything.requests) >= 3 and deletes_only.requests, message="deliveries")
+    time.sleep(1.0)
+    assert [b["type"] for b in deletes_only.bodies()] == ["product.deleted"]
+    assert disabled.requests == []
+
+
+def test_hanging_receiver_does_not_delay_a_healthy_one(hooks):
+    healthy, hanging = hooks.receiver(), hooks.receiver(["hang"])
+    hooks.endpoint(healthy.url)
+    stuck = hooks.endpoint(hanging.url)
+    count = 40
+    started = time.monotonic()
+    for i in range(count):
+        events.publish(events.PRODUCT_UPDATED, {"sku": f"hang-{i}"})
+    wait_until(lambda: len(healthy.requests) >= count, timeout=30, message="healthy deliveries")
+    healthy_seconds = max(r["at"] for r in healthy.requests) - started
+    # At most the first batches in flight wait for one 2 s timeout; then the hanging endpoint is in
+    # the slow lane and the rest flows at full speed (measured: see benchmarks/bench_webhooks.py).
+    assert healthy_seconds < 2 + 3.0, healthy_seconds
+    assert hooks.get(stuck["id"])["slow_until"] > time.time()
+
+
+def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "intranet.example.test":     # a name that resolves to a private address
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    receiver = hooks.receiver()
+    allowed = hooks.endpoint(receiver.url)             # created while loopback is allowed (local mode)
+    monkeypatch.setitem(os.environ, "WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")   # now as in the cloud
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://localhost/",
+                "http://intranet.example.test/hook", "http://[::1]:8080/"):
+        response = requests.post(f"{hooks.api}/webhooks", json={"url": url}, timeout=30)
+        assert response.status_code == 422, (url, response.text)
+        assert "url" in response.json()["fields"]
+    response = requests.post(f"{hooks.api}/webhooks/{allowed['id']}/test", timeout=30)
+    assert response.status_code == 200 and response.json()["ok"] is False
+    assert response.json()["error"].startswith("refused")
+    events.publish(events.PRODUCT_CREATED, {"sku": "ssrf-1"})    # refused again at delivery time
+    log = wait_until(lambda: [e for e in hooks.deliveries(allowed["id"]) if e["kind"] == "delivery"],
+                     message="delivery attempt logged")
+    assert log[0]["error"].startswith("refused") and receiver.requests == []
+
+
+def test_test_button_and_replay(hooks):
+    receiver = hooks.receiver([202])
+    endpoint = hooks.endpoint(receiver.url)
+    response = requests.post(f"{hooks.api}/webhooks/{endpoint['id']}/test", timeout=30)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] and result["status_code"] == 202 and result["response_ms"] >= 0
+    assert verified(receiver, endpoint["secret"])[0]["type"] == "webhook.test"
+
+    events.publish(events.UPLOAD_COMPLETED, {"id": "imp_replay"})
+    wait_until(lambda: len(receiver.requests) >= 2, message="event delivered")
+    log = wait_until(lambda: [e for e in hooks.deliveries(endpoint["id"]) if e["kind"] == "delivery"],
+                     message="delivery logged")
+    replay = requests.post(f"{hooks.api}/webhooks/{endpoint['id']}/deliveries/{log[0]['delivery_id']}/replay",
+                           timeout=30)
+    assert replay.status_code == 202, replay.text
+    wait_until(lambda: len(receiver.requests) >= 3, message="replayed")
+    assert receiver.requests[2]["headers"]["webhook-id"] == receiver.requests[1]["headers"]["webhook-id"]
+    assert verified(receiver, endpoint["secret"])[2]["data"] == {"id": "imp_replay"}

@@ -1,0 +1,78 @@
+"""URL safety: refused without sending anything (names are resolved, or stubbed to resolve)."""
+import socket
+
+import pytest
+
+from catalog.webhooks import sender, urls
+from catalog.webhooks.urls import UnsafeUrlError, check_url
+
+
+def fake_resolver(table):
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in table:
+            raise socket.gaierror(f"unknown host {host}")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in table[host]]
+    return getaddrinfo
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://localhost/",
+    "http://LOCALHOST.:8080/hook",
+    "http://127.0.0.1:9/",
+    "http://[::1]/",
+    "http://[::ffff:10.0.0.1]/",
+    "http://0.0.0.0/",
+    "http://192.168.1.20/",
+    "http://172.16.5.4/",
+    "http://100.64.0.1/",
+    "http://[fd00:ec2::254]/",
+])
+def test_private_and_metadata_targets_are_refused(url):
+    with pytest.raises(UnsafeUrlError):
+        check_url(url, allow_private=False)
+
+
+def test_hostname_resolving_to_private_address_is_refused(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", fake_resolver({
+        "internal.example.com": ["10.1.2.3"], "mixed.example.com": ["93.184.215.14", "192.168.0.7"],
+        "public.example.com": ["93.184.215.14"]}))
+    with pytest.raises(UnsafeUrlError, match="10.1.2.3"):
+        check_url("https://internal.example.com/hook", allow_private=False)
+    with pytest.raises(UnsafeUrlError, match="192.168.0.7"):
+        check_url("https://mixed.example.com/hook", allow_private=False)
+    check_url("https://public.example.com/hook", allow_private=False)
+    with pytest.raises(UnsafeUrlError, match="does not resolve"):
+        check_url("https://nowhere.example.com/hook", allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd", "gopher://x/", "http://",
+                                 "http://user:pw@example.com/", "javascript:alert(1)", "http://exa mple.com/"])
+def test_only_plain_http_urls(url):
+    with pytest.raises(UnsafeUrlError):
+        check_url(url, allow_private=True)
+
+
+def test_local_development_allows_loopback():
+    check_url("http://127.0.0.1:8080/hook", allow_private=True)
+    check_url("http://localhost:8080/hook", allow_private=True)
+
+
+def test_delivery_refuses_private_target_without_connecting(monkeypatch):
+    def no_connect(*args, **kwargs):
+        raise AssertionError("must not connect")
+    monkeypatch.setattr(socket, "create_connection", no_connect)
+    result = sender.post("http://10.0.0.1/hook", "{}", {}, timeout=1, allow_private=False)
+    assert result.status_code is None and result.error.startswith("refused")
+
+
+def test_connected_address_is_rechecked(httpserver, monkeypatch):
+    """DNS rebinding: the name passes the check, but the connection lands on a loopback address."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    monkeypatch.setattr(urls, "check_url", lambda url, allow_private: None)
+    monkeypatch.setattr(sender, "check_url", lambda url, allow_private: None)
+    result = sender.post(httpserver.url_for("/hook"), "{}", {}, timeout=2, allow_private=False)
+    assert result.status_code is None and "non-public address" in result.error
+    assert len(httpserver.log) == 0
+    assert sender.post(httpserver.url_for("/hook"), "{}", {}, timeout=2, allow_private=True).status_code == 200

@@ -1,0 +1,121 @@
+// The HTTP API, as the page uses it. Every call is prefixed with CATALOG_CONFIG.apiBase
+// (empty: same origin). Errors come back as JSON {error, fields?} and are thrown as ApiError.
+
+const config = window.CATALOG_CONFIG || {};
+
+export const apiBase = String(config.apiBase || "").replace(/\/+$/, "");
+
+export const TERMINAL = Object.freeze(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+export function isTerminal(status) {
+  return TERMINAL.includes(status);
+}
+
+export function apiUrl(path) {
+  return apiBase + path;
+}
+
+export class ApiError extends Error {
+  constructor(message, {status = 0, fields = null} = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.fields = fields;
+  }
+}
+
+async function request(method, path, body) {
+  const init = {method, headers: {Accept: "application/json"}};
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(apiUrl(path), init);
+  } catch (error) {
+    throw new ApiError("The server cannot be reached. Check your connection and try again.");
+  }
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message = (data && (data.error || data.message)) || `The request failed (HTTP ${response.status}).`;
+    throw new ApiError(message, {status: response.status, fields: data && data.fields});
+  }
+  return data;
+}
+
+export function createImport(file) {
+  return request("POST", "/imports", {file_name: file.name, size: file.size});
+}
+
+export function getImport(id) {
+  return request("GET", `/imports/${encodeURIComponent(id)}`);
+}
+
+export function listImports({limit = 20, next = null} = {}) {
+  const query = new URLSearchParams({limit: String(limit)});
+  if (next) query.set("next", next);
+  return request("GET", `/imports?${query}`);
+}
+
+export function cancelImport(id) {
+  return request("POST", `/imports/${encodeURIComponent(id)}/cancel`);
+}
+
+/** The message inside an S3 XML error document, if there is one. */
+function s3ErrorMessage(xhr) {
+  const text = xhr.responseText || "";
+  if (!text.includes("<Error")) return "";
+  try {
+    const doc = new DOMParser().parseFromString(text, "application/xml");
+    const code = doc.querySelector("Code")?.textContent || "";
+    const message = doc.querySelector("Message")?.textContent || "";
+    if (code === "EntityTooLarge") return "The file is larger than the upload limit.";
+    return message || code;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Sends the file to S3 with the presigned POST form: every field first, the file last.
+ * Returns {promise, abort}. onProgress(loadedBytes, totalBytes) is called while sending.
+ */
+export function uploadFile(upload, file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields || {})) {
+      form.append(name, value);
+    }
+    form.append("file", file);
+
+    xhr.open("POST", upload.url);
+    xhr.upload.onprogress = (event) => {
+      onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress?.(file.size, file.size);
+        resolve();
+      } else {
+        const detail = s3ErrorMessage(xhr);
+        reject(new ApiError(`The upload was refused (HTTP ${xhr.status})${detail ? ": " + detail : "."}`,
+          {status: xhr.status}));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError("The upload failed: the storage service cannot be reached."));
+    xhr.onabort = () => reject(new ApiError("The upload was cancelled.", {status: -1}));
+    xhr.ontimeout = () => reject(new ApiError("The upload timed out."));
+    xhr.send(form);
+  });
+  return {promise, abort: () => xhr.abort()};
+}
