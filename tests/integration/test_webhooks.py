@@ -157,8 +157,8 @@ def test_always_failing_goes_to_dead_letter_queue(hooks, local_cloud):
     receiver = hooks.receiver([503])
     endpoint = hooks.endpoint(receiver.url)
     event = events.publish(events.PRODUCT_DELETED, {"sku": "dead-1"})
-    got = wait_until(lambda: (lambda e: e if e["status"] == "failing" else None)(hooks.get(endpoint["id"])),
-                     timeout=45, message="endpoint failing")
+    got = wait_until(lambda: (lambda e: e if e["status"] == "failing" and e["consecutive_failures"] == 4 else None)(
+        hooks.get(endpoint["id"])), timeout=45, message="endpoint failing")
     assert len(receiver.requests) == 4 and got["consecutive_failures"] == 4 and got["last_status_code"] == 503
     assert len({r["headers"]["webhook-id"] for r in receiver.requests}) == 1
     sqs = local_cloud.client("sqs")

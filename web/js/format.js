@@ -48,7 +48,7 @@ export function formatTime(iso) {
 }
 
 export const STATUS_LABELS = Object.freeze({
-  PENDING: "Waiting for upload",
+  PENDING: "Awaiting file",
   QUEUED: "Queued",
   PLANNING: "Reading the file",
   PROCESSING: "Importing rows",

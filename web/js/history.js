@@ -75,12 +75,6 @@ export function setupHistory() {
     badge.dataset.status = item.status;
     badge.textContent = statusLabel(item.status);
     status.append(badge);
-    if (!isTerminal(item.status) && item.total_rows) {
-      const percent = document.createElement("span");
-      percent.className = "muted percent";
-      percent.textContent = ` ${Math.floor(item.percent || 0)}%`;
-      status.append(percent);
-    }
     if (item.status === "FAILED" && item.error) badge.title = item.error;
     tr.append(status);
 

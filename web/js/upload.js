@@ -132,6 +132,8 @@ export function setupUpload(listeners = {}) {
     setSummaryValue("summary-failed", formatNumber(item.failed));
     setSummaryValue("summary-duplicates", formatNumber(item.duplicates));
     setSummaryValue("summary-elapsed", formatDuration(item.elapsed_seconds));
+    // A file refused before any row was read has no numbers worth showing.
+    $("summary-stats").hidden = item.status === "FAILED" && !item.total_rows && !item.rows_processed;
 
     const error = $("summary-error");
     error.textContent = item.status === "FAILED" ? (item.error || "The import failed.") : "";

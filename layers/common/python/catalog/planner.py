@@ -94,7 +94,7 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
         skips[row // chunk_rows].append(row % chunk_rows)
     manifest = [{
         "import_id": import_id, "bucket": bucket, "key": key, "etag": etag, "index": index,
-        "header": list(header.names), "skip": skips[index], **chunk,
+        "header": list(header.names), "skip": sorted(skips[index]), **chunk,
     } for index, chunk in enumerate(chunks)]
     manifest_key = manifest_key_for(import_id)
     s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(),

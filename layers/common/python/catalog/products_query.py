@@ -34,7 +34,8 @@ from .stats import CatalogStats
 PURPOSE = "products"
 MAX_LIMIT = 200
 FILTERED_PAGE = 1000      # items DynamoDB evaluates per filtered query call
-PARALLEL_SHARDS = 8       # shards queried at once when a filter may leave shards empty
+PARALLEL_SHARDS = 16      # shards queried at once when a filter may leave shards empty
+SPARSE_PROBE = 2000       # inactive items read to learn which shards hold any
 
 
 class BadQueryError(ValueError):
@@ -106,7 +107,7 @@ class ProductQuery:
             else:
                 shards = [s for s in shards if s.startswith(f.sku)]
         if f.active is False:
-            plan = Plan("inactive", shards, shard_attr="inactive_shard")
+            plan = Plan("inactive", self._inactive_shards(shards), shard_attr="inactive_shard")
         elif f.q and f.active is None:
             plan = Plan("search", shards, keys_only=True)
         else:
@@ -120,6 +121,16 @@ class ProductQuery:
             plan.filters.append("contains(name_lc, :q)")
             plan.values[":q"] = {"S": f.q}
         return plan
+
+    def _inactive_shards(self, shards: list[str]) -> list[str]:
+        """The sparse index is small when few products are inactive: one scan call then tells exactly
+        which shards hold any, so the walk skips the empty ones. When it is large, shards are dense."""
+        response = self.ddb.scan(TableName=self.table, IndexName="inactive", Limit=SPARSE_PROBE,
+                                 ProjectionExpression="inactive_shard")
+        if "LastEvaluatedKey" in response:
+            return shards
+        present = {i["inactive_shard"]["S"] for i in response.get("Items", [])}
+        return [s for s in shards if s in present]
 
     # --- listing -------------------------------------------------------------------------
     def list(self, f: ProductFilter, limit: int = 50, cursor: str | None = None) -> Page:

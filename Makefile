@@ -1,0 +1,53 @@
+# One command to start the application locally, one to run every test.
+#   make run     the local cloud: web page + API on http://127.0.0.1:3000
+#   make test    every test (unit, end to end through the local cloud, real Chromium)
+#   make bench   the benchmarks (minutes; prints figures)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-unit test-e2e lint bench build clean
+
+setup: $(STAMP) node_modules/.installed
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	    else echo "Install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
+
+run: setup
+	$(PY) -m local
+
+# Unit tests use moto's in-process mock; the end-to-end tests run the local cloud's moto server
+# in their own process, so the two suites run as two pytest processes.
+test: setup
+	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/integration tests/browser -q
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test-e2e: setup
+	$(PY) -m pytest tests/integration tests/browser -q
+
+lint: setup
+	$(PY) -m ruff check functions layers local tests benchmarks
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
+
+bench: setup
+	$(PY) benchmarks/bench_import.py
+
+build:
+	PYENV_VERSION=3.11.7:3.12.1:3.13.0 sam build
+
+clean:
+	rm -rf $(VENV) node_modules .local-data .aws-sam

@@ -1,0 +1,43 @@
+"""Unit tests run against moto's in-process AWS (mock_aws), with the template's table shapes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def pipeline_aws(monkeypatch):
+    """Tables, bucket and queue of the import pipeline in moto; settings pointed at them."""
+    from moto import mock_aws
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "PRODUCTS_TABLE": "products", "IMPORTS_TABLE": "imports", "UPLOADS_BUCKET": "uploads",
+           "CHUNK_ROWS": "4", "MAX_UPLOAD_BYTES": "100000"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        sys.path.insert(0, str(ROOT))
+        from local import template as tpl
+        template = tpl.load(ROOT / "template.yaml")
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for logical, name in (("ProductsTable", "products"), ("ImportsTable", "imports")):
+            props = template["Resources"][logical]["Properties"]
+            ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                             **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")})
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket="uploads")
+        queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="events")["QueueUrl"]
+        monkeypatch.setenv("EVENTS_QUEUE_URL", queue)
+        from catalog.aws import client
+        from catalog.settings import get_settings
+        client.cache_clear()
+        get_settings.cache_clear()
+        yield {"queue": queue}
+        client.cache_clear()
+        get_settings.cache_clear()

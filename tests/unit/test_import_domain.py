@@ -1,0 +1,127 @@
+"""Planner, chunk processor and import item against moto: duplicates across chunks, retries,
+unchanged rows, counters counted once."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from catalog import lifecycle
+from catalog.chunks import process_chunk
+from catalog.csvfile import BadFileError
+from catalog.imports import PROCESSING, QUEUED, ImportStore
+from catalog.planner import plan_import
+from catalog.settings import get_settings
+
+CSV = (b"\xef\xbb\xbfSKU,Name,Price\r\n"
+       b"K-1,First,1\r\n"          # superseded by row 7 (other chunk)
+       b"K-2,Two,2\r\n"
+       b"k-3,Three,3\r\n"
+       b"K-3,Three again,3\r\n"   # wins over k-3 in the same chunk
+       b"K-4,,4\r\n"              # bad: no name
+       b"K-5,Five,5\r\n"
+       b"k-1,First last,1.5\r\n"  # wins
+       b"K-6,Six,zz\r\n")         # bad, and does not supersede anything
+
+
+def put(body: bytes, key: str = "incoming/c.csv") -> str:
+    boto3.client("s3").put_object(Bucket="uploads", Key=key, Body=body)
+    return key
+
+
+def start(import_id: str, key: str) -> None:
+    ImportStore("imports").create(import_id, status=QUEUED, source="s3", bucket="uploads", key=key, file_name="c.csv")
+
+
+def manifest(plan) -> list[dict]:
+    return json.loads(boto3.client("s3").get_object(Bucket="uploads", Key=plan.manifest_key)["Body"].read())
+
+
+def scan_products() -> dict:
+    return {i["sku_key"]["S"]: i for i in boto3.client("dynamodb").scan(TableName="products")["Items"]}
+
+
+def test_plan_cuts_chunks_at_record_boundaries_and_settles_duplicates(pipeline_aws):
+    plan = plan_import("imp_1", "uploads", put(CSV), chunk_rows=4, max_bytes=10_000)
+    chunks = manifest(plan)
+    assert (plan.total_rows, plan.chunk_count, plan.duplicates) == (8, 2, 2)
+    assert [c["rows"] for c in chunks] == [4, 4]
+    assert chunks[0]["start"] == len("\ufeffSKU,Name,Price\r\n".encode())
+    assert chunks[0]["end"] == chunks[1]["start"] and chunks[1]["end"] == len(CSV)
+    assert chunks[0]["skip"] == [0, 2] and chunks[1]["skip"] == []
+    assert chunks[1]["first_line"] == 5
+
+
+def test_chunks_in_any_order_give_last_row_wins_and_exact_counts(pipeline_aws):
+    key = put(CSV)
+    start("imp_2", key)
+    lifecycle.run_plan(get_settings(), "imp_2")
+    chunks = manifest(plan_import("imp_2", "uploads", key, chunk_rows=4, max_bytes=10_000))
+    for chunk in reversed(chunks):                      # the later chunk finishes first
+        process_chunk(chunk, products_table="products", imports_table="imports")
+    products = scan_products()
+    assert set(products) == {"k-1", "k-2", "k-3", "k-5"}
+    assert products["k-1"]["name"]["S"] == "First last" and products["k-1"]["sku"]["S"] == "k-1"
+    assert products["k-3"]["name"]["S"] == "Three again"
+    item = ImportStore("imports").get("imp_2")
+    assert item["status"] == PROCESSING
+    assert (item["created"], item["failed"], item["duplicates"], item["rows_processed"]) == (4, 2, 2, 8)
+
+
+def test_retried_chunk_counts_once_and_unchanged_rows_are_not_written(pipeline_aws, monkeypatch):
+    key = put(CSV)
+    start("imp_3", key)
+    lifecycle.run_plan(get_settings(), "imp_3")
+    chunks = manifest(plan_import("imp_3", "uploads", key, chunk_rows=4, max_bytes=10_000))
+    for chunk in chunks:
+        process_chunk(chunk, products_table="products", imports_table="imports")
+    process_chunk(chunks[0], products_table="products", imports_table="imports")   # a retry after success
+    item = ImportStore("imports").get("imp_3")
+    assert (item["created"], item["chunks_done"]) == (4, 2)
+
+    # A second import of the same file: everything unchanged, and not one write.
+    writes = []
+    ddb = boto3.client("dynamodb")
+    from catalog import products as products_module
+    original = products_module.ProductStore.write_many
+    monkeypatch.setattr(products_module.ProductStore, "write_many",
+                        lambda self, items: (writes.extend(items), original(self, items)))
+    start("imp_4", key)
+    lifecycle.run_plan(get_settings(), "imp_4")
+    for chunk in manifest(plan_import("imp_4", "uploads", key, chunk_rows=4, max_bytes=10_000)):
+        process_chunk(chunk, products_table="products", imports_table="imports")
+    again = ImportStore("imports").get("imp_4")
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 4)
+    assert writes == []
+    assert ddb.get_item(TableName="imports", Key={"id": {"S": "catalog#stats"}})["Item"]["product_count"]["N"] == "4"
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"", "empty"), (b"sku,name\n", "no data rows"), (b"sku\n1\n", "'name' missing"),
+    (b"x" * 100_001, "limit is 100,000 bytes"), (b"\x00\x01\x02", "NUL bytes"),
+])
+def test_bad_files_are_refused_before_any_chunk(pipeline_aws, body, message):
+    with pytest.raises(BadFileError, match=message):
+        plan_import("imp_bad", "uploads", put(body), chunk_rows=4, max_bytes=100_000)
+
+
+def test_cancelled_import_chunks_skip_and_finish_keeps_cancelled(pipeline_aws):
+    key = put(CSV)
+    start("imp_5", key)
+    lifecycle.run_plan(get_settings(), "imp_5")
+    chunks = manifest(plan_import("imp_5", "uploads", key, chunk_rows=4, max_bytes=10_000))
+    assert lifecycle.cancel(get_settings(), "imp_5")[0] is True
+    assert process_chunk(chunks[0], products_table="products", imports_table="imports") == {
+        "index": 0, "skipped": "CANCELLED"}
+    assert lifecycle.finish(get_settings(), "imp_5")["status"] == "CANCELLED"
+    assert scan_products() == {}
+
+
+def test_failure_messages_are_readable():
+    cause = json.dumps({"errorType": "BadFileError", "errorMessage": "the file is empty"})
+    assert lifecycle.readable_failure({"Error": "BadFileError", "Cause": cause}) == \
+        "The file cannot be imported: the file is empty"
+    assert "did not complete: 2 of 5" in lifecycle.readable_failure(
+        {"Error": "IncompleteImportError", "Cause": json.dumps({"errorType": "IncompleteImportError",
+                                                                "errorMessage": "2 of 5 chunks did not finish"})})
