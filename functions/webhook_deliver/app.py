@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from catalog.webhooks import queue
 from catalog.webhooks.config import get_config
 from catalog.webhooks.worker import Worker
 
@@ -35,10 +36,15 @@ def _deliver_all(records: list[dict]) -> dict[str, BaseException | None]:
             errors[record["messageId"]] = error     # retried, then the queue's redrive dead-letters it
     endpoints = worker.store.get_many([m["endpoint_id"] for m in messages.values()]) if messages else {}
 
+    diverted: dict[str, list] = {}      # message id -> [message], sent to the slow lane in one call
+
     def one(record: dict) -> None:
         msg = messages[record["messageId"]]
         lane = worker.lane_of(record.get("eventSourceARN", ""))
-        outcome = worker.handle(msg, lane, endpoints.get(msg["endpoint_id"]))
+        divert: list = []
+        outcome = worker.handle(msg, lane, endpoints.get(msg["endpoint_id"]), divert=divert)
+        if divert:
+            diverted[record["messageId"]] = divert
         logger.debug("delivery", extra={"delivery_id": msg["delivery_id"], "endpoint_id": msg["endpoint_id"],
                                         "attempt": msg.get("attempt"), "lane": lane, "outcome": outcome})
 
@@ -47,6 +53,12 @@ def _deliver_all(records: list[dict]) -> dict[str, BaseException | None]:
         futures = {r["messageId"]: pool.submit(one, r) for r in readable}
         for message_id, future in futures.items():
             errors[message_id] = future.exception()
+    if diverted:
+        try:
+            queue.send(worker.config.slow_queue_url, [m for batch in diverted.values() for m in batch])
+        except Exception as error:  # noqa: BLE001 - those records come back and are diverted again
+            logger.exception("could not move deliveries to the slow lane")
+            errors.update({message_id: error for message_id in diverted})
     try:
         worker.flush()
     except Exception:  # noqa: BLE001 - the deliveries happened; failing the batch would send them again

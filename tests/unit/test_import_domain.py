@@ -125,3 +125,33 @@ def test_failure_messages_are_readable():
     assert "did not complete: 2 of 5" in lifecycle.readable_failure(
         {"Error": "IncompleteImportError", "Cause": json.dumps({"errorType": "IncompleteImportError",
                                                                 "errorMessage": "2 of 5 chunks did not finish"})})
+
+
+def test_retry_after_a_crash_between_writes_and_counting_counts_as_the_first_attempt(pipeline_aws, monkeypatch):
+    """Non-empty catalog (so chunks compare with stored items): attempt 1 writes, then dies before
+    counting; attempt 2 must count those rows as created, not unchanged."""
+    from catalog import imports as imports_module
+    from catalog.products import Product, ProductStore
+    ProductStore("products").write_many([Product("OTHER-1", "x", "", None, True, "i", "t", "t").to_item()])
+    key = put(CSV)
+    start("imp_6", key)
+    lifecycle.run_plan(get_settings(), "imp_6")
+    chunks = manifest(plan_import("imp_6", "uploads", key, chunk_rows=4, max_bytes=10_000))
+    assert chunks[0]["fresh"] is False
+    original = imports_module.ImportStore.record_chunk
+    calls = []
+
+    def crash_once(self, import_id, index, counts):
+        calls.append(index)
+        if len(calls) == 1:
+            raise RuntimeError("crash after writing")
+        return original(self, import_id, index, counts)
+
+    monkeypatch.setattr(imports_module.ImportStore, "record_chunk", crash_once)
+    with pytest.raises(RuntimeError):
+        process_chunk(chunks[0], products_table="products", imports_table="imports")
+    assert "k-2" in scan_products()                       # attempt 1 did write
+    process_chunk(chunks[0], products_table="products", imports_table="imports")
+    process_chunk(chunks[1], products_table="products", imports_table="imports")
+    item = ImportStore("imports").get("imp_6")
+    assert (item["created"], item["updated"], item["unchanged"]) == (4, 0, 0)

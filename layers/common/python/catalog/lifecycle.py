@@ -21,6 +21,7 @@ from .finisher import IncompleteImportError, write_error_report
 from .imports import (ACTIVE, CANCELLED, FAILED, FINALIZING, PENDING, PLANNING, PROCESSING, QUEUED,
                       SUCCEEDED, TERMINAL, ImportStore, import_id_for_object, now_iso, parse_iso)
 from .planner import plan_import
+from .products import ProductStore
 from .settings import Settings
 
 INCOMING_PREFIX = "incoming/"
@@ -77,7 +78,8 @@ def run_plan(settings: Settings, import_id: str) -> dict:
                               values={"started_at": now_iso()}):
         raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
     plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
-                       max_bytes=settings.max_upload_bytes)
+                       max_bytes=settings.max_upload_bytes,
+                       into_empty_catalog=ProductStore(settings.products_table).is_empty())
     imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,

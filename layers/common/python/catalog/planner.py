@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from .aws import client
+from .imports import now_iso
 from .csvfile import BOM, BadFileError, iter_records, parse_header, split_lines
 from .rows import ProductRow, RowReader, is_blank
 
@@ -33,7 +34,10 @@ def manifest_key_for(import_id: str) -> str:
     return f"imports/{import_id}/manifest.json"
 
 
-def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int) -> Plan:
+def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int,
+                into_empty_catalog: bool = False) -> Plan:
+    """`into_empty_catalog`: the catalog held no product when planning began, so chunks may skip
+    reading what is stored (there is nothing to compare with) — a bulk load's main saving."""
     s3 = client("s3")
     head = s3.head_object(Bucket=bucket, Key=key)
     size, etag = head["ContentLength"], head["ETag"]
@@ -92,9 +96,10 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     skips: list[list[int]] = [[] for _ in chunks]
     for row in superseded:
         skips[row // chunk_rows].append(row % chunk_rows)
+    planned_at = now_iso()
     manifest = [{
         "import_id": import_id, "bucket": bucket, "key": key, "etag": etag, "index": index,
-        "header": list(header.names), "skip": sorted(skips[index]), **chunk,
+        "header": list(header.names), "skip": sorted(skips[index]), "fresh": into_empty_catalog, "planned_at": planned_at, **chunk,
     } for index, chunk in enumerate(chunks)]
     manifest_key = manifest_key_for(import_id)
     s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(),

@@ -30,8 +30,12 @@ def shard_of(sku_key: str) -> str:
     return (sku_key + "__")[:2]
 
 
-def new_product_id() -> str:
-    return str(uuid.uuid4())
+_ID_NAMESPACE = uuid.UUID("5b0c2f9e-7d7a-4a53-9d0e-4f1f4c3b2a10")
+
+
+def new_product_id(origin: str | None = None) -> str:
+    """Random, or derived from `origin` (e.g. import id + SKU key) so a retried write is identical."""
+    return str(uuid.uuid5(_ID_NAMESPACE, origin)) if origin else str(uuid.uuid4())
 
 
 @dataclass(slots=True)
@@ -110,6 +114,9 @@ class ProductStore:
         self.table = table
         self.max_attempts = max_attempts
         self.ddb = client("dynamodb")
+
+    def is_empty(self) -> bool:
+        return not self.ddb.scan(TableName=self.table, Limit=1, ProjectionExpression="sku_key").get("Items")
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
         """Existing items by sku_key (missing keys are absent)."""

@@ -6,6 +6,7 @@ hot loop calls them for every row; the API's pydantic models call them too.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 SKU_MAX = 64
@@ -13,6 +14,9 @@ NAME_MAX = 255
 DESCRIPTION_MAX = 4000
 PRICE_MAX = Decimal("99999999.99")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The common price shapes ("12", "12.5", "12.50"), canonicalized without Decimal: the import's hot path.
+_SIMPLE_PRICE = re.compile(r"(0|[1-9][0-9]{0,7})(?:\.([0-9]{1,2}))?")
 _TRUE = frozenset(("true", "1", "yes", "y", "t", "on"))
 _FALSE = frozenset(("false", "0", "no", "n", "f", "off"))
 
@@ -35,7 +39,7 @@ def parse_sku(raw: str | None) -> str:
         raise FieldError("sku", "is required")
     if len(sku) > SKU_MAX:
         raise FieldError("sku", f"is longer than {SKU_MAX} characters")
-    if any(c < " " for c in sku):
+    if _CONTROL.search(sku):
         raise FieldError("sku", "contains control characters")
     return sku
 
@@ -61,6 +65,10 @@ def parse_price(raw: str | None) -> str | None:
     text = (raw or "").strip()
     if not text:
         return None
+    simple = _SIMPLE_PRICE.fullmatch(text)
+    if simple:
+        whole, cents = simple.groups()
+        return f"{whole}.{(cents or '').ljust(2, '0')}"
     try:
         price = Decimal(text)
     except InvalidOperation:

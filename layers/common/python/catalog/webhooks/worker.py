@@ -56,8 +56,9 @@ class Worker:
             return SLOW
         return MAIN
 
-    def handle(self, msg: dict, lane: str, endpoint: dict | None) -> str:
-        """Processes one delivery message; returns what happened (for logs and tests)."""
+    def handle(self, msg: dict, lane: str, endpoint: dict | None, divert: list | None = None) -> str:
+        """Processes one delivery message; returns what happened (for logs and tests). With `divert`,
+        messages for the slow lane are appended to it (for one batched send) instead of sent one by one."""
         config, now = self.config, time.time()
         endpoint_id = msg["endpoint_id"]
         if endpoint is None:
@@ -69,7 +70,10 @@ class Worker:
             queue.send(self._queue_url(lane), [msg])
             return "deferred"
         if lane == MAIN and (endpoint.get("slow_until") or 0) > now and self._has_slow_lane():
-            queue.send(config.slow_queue_url, [msg])
+            if divert is not None:
+                divert.append(msg)
+            else:
+                queue.send(config.slow_queue_url, [msg])
             return "moved to the slow lane"
 
         number = int(msg.get("attempt") or 1)
