@@ -5,8 +5,6 @@ import csv
 import io
 
 from .aws import client
-from .chunks import error_part_key
-from .imports import CANCELLED, FINALIZING, PROCESSING, SUCCEEDED, ImportStore, now_iso
 
 REPORT_HEADER_PREFIX = ["line", "column", "message"]
 MULTIPART_MIN = 8 * 1024 * 1024
