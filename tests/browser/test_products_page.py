@@ -36,7 +36,7 @@ def seeded(local_cloud, tmp_path) -> int:
 
 @pytest.fixture
 def page(web_page: Page, local_cloud, seeded) -> Page:
-    web_page.get_by_role("link", name="Products").click()
+    web_page.get_by_role("link", name="Products", exact=True).click()
     web_page.wait_for_url(re.compile(r"products\.html"))
     web_page.wait_for_selector("html[data-ready='true']")
     return web_page
@@ -55,7 +55,7 @@ def api_product(cloud, sku: str) -> requests.Response:
 
 
 def test_filters_and_pages(local_cloud, page: Page):
-    expect(page.get_by_role("link", name="Products")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="Products", exact=True)).to_have_attribute("aria-current", "page")
     total = page.get_by_test_id("products-total")
     expect(total).to_have_attribute("data-value", str(WIDGETS + SPECIALS))
     expect(total).to_contain_text("50 products")
