@@ -25,6 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
+from catalog.chunks import plan_writes  # noqa: E402
 from catalog.csvfile import BOM, iter_records, parse_header, split_lines  # noqa: E402
 from catalog.products import Product  # noqa: E402
 from catalog.rows import ProductRow, read_rows  # noqa: E402
@@ -61,13 +62,41 @@ class PeakRss:
         self._thread.join()
 
 
-def winning_items(data: bytes) -> list[dict]:
-    """The chunk processor's CPU work over the whole file: records -> rows -> last-wins -> items."""
+def chunk_ranges(data: bytes, chunk_rows: int) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """(header line, [(start, end, first_line)]): chunk boundaries as the planner cuts them (not timed)."""
     lines = split_lines([data])
     first = next(lines)
-    header = parse_header(first[len(BOM):] if first.startswith(BOM) else first)
+    ranges, start, first_line, count = [], len(first), 1, 0
+    for record in iter_records(lines, offset=len(first), line=1):
+        count += 1
+        if count % chunk_rows == 0:
+            ranges.append((start, record.end, first_line))
+            start, first_line = record.end, record.last_line
+    if start < len(data):
+        ranges.append((start, len(data), first_line))
+    return first, ranges
+
+
+def chunk_cpu_work(data: bytes, header_line: bytes, ranges) -> list[dict]:
+    """What the chunk processors compute, chunk by chunk, without I/O: records -> validated rows ->
+    last row wins -> DynamoDB items (catalog.chunks.plan_writes, as for a first import)."""
+    header = parse_header(header_line[len(BOM):] if header_line.startswith(BOM) else header_line)
+    last_items: list[dict] = []
+    for start, end, first_line in ranges:
+        winners: dict[str, ProductRow] = {}
+        for row in read_rows(iter_records(split_lines((data[start:end],)), offset=start, line=first_line), header):
+            if type(row) is ProductRow:
+                winners[row.key] = row
+        last_items, _, _ = plan_writes("imp_bench", winners, {}, "2026-01-01T00:00:00.000000Z")
+    return last_items
+
+
+def winning_items(data: bytes) -> list[dict]:
+    """Every distinct product's item, last row winning across the whole file (for the floor)."""
+    header_line, ranges = chunk_ranges(data, len(data))
+    header = parse_header(header_line[len(BOM):] if header_line.startswith(BOM) else header_line)
     winners: dict[str, ProductRow] = {}
-    for row in read_rows(iter_records(lines, offset=len(first), line=1), header):
+    for row in read_rows(iter_records(split_lines((data[len(header_line):],)), line=1), header):
         if type(row) is ProductRow:
             winners[row.key] = row
     now = "2026-01-01T00:00:00.000000Z"
@@ -124,14 +153,16 @@ def main() -> None:
     data = csv_path.read_bytes()
     print(f"file: {args.rows:,} rows, {len(data) / 1e6:.1f} MB (gen_products.py seed {args.seed})")
 
+    header_line, ranges = chunk_ranges(data, args.chunk_rows)
     cpu_seconds = []
     for _ in range(args.cpu_runs):
         started = time.perf_counter()
-        items = winning_items(data)
+        chunk_cpu_work(data, header_line, ranges)
         cpu_seconds.append(time.perf_counter() - started)
     cpu = statistics.median(cpu_seconds)
-    print(f"pure CPU (one core): median {cpu:.2f} s of {args.cpu_runs} -> {args.rows / cpu:,.0f} rows/s; "
-          f"{len(items):,} distinct products")
+    items = winning_items(data)
+    print(f"chunk processor pure CPU (one core, {len(ranges)} chunks of {args.chunk_rows:,} rows): median "
+          f"{cpu:.2f} s of {args.cpu_runs} runs -> {args.rows / cpu:,.0f} rows/s; {len(items):,} distinct products")
 
     cloud = LocalCloud(data_dir=work / "data", api_port=free_port(), aws_port=free_port(), dynamodb_port=free_port(),
                        parameters={"ChunkRows": args.chunk_rows, "ChunkConcurrency": args.concurrency,

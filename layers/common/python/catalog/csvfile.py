@@ -126,6 +126,8 @@ class _LineFeed:
         self.taken.append(raw)
         self.offset += len(raw)
         self.line += 1
+        if raw.isascii():          # most lines: no decoding work to check
+            return raw.decode("ascii")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -58,8 +58,8 @@ class Product:
         return (self.sku, self.name, self.description, self.price, self.active)
 
     def to_item(self) -> dict:
-        key = self.key
-        shard = shard_of(key)
+        key = self.sku.lower()
+        shard = (key + "__")[:2]
         item = {
             "sku_key": {"S": key},
             "shard": {"S": shard},
