@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
-from catalog.chunks import plan_writes  # noqa: E402
+from catalog.chunks import gc_paused, plan_writes, read_chunk  # noqa: E402
 from catalog.csvfile import BOM, iter_records, parse_header, split_lines  # noqa: E402
 from catalog.products import Product  # noqa: E402
 from catalog.rows import ProductRow, read_rows  # noqa: E402
@@ -62,33 +62,31 @@ class PeakRss:
         self._thread.join()
 
 
-def chunk_ranges(data: bytes, chunk_rows: int) -> tuple[bytes, list[tuple[int, int, int]]]:
-    """(header line, [(start, end, first_line)]): chunk boundaries as the planner cuts them (not timed)."""
+def chunk_ranges(data: bytes, chunk_rows: int) -> tuple[bytes, list[tuple[int, int, int, int]]]:
+    """(header line, [(start, end, first_line, rows)]): chunks as the planner cuts them (not timed)."""
     lines = split_lines([data])
     first = next(lines)
     ranges, start, first_line, count = [], len(first), 1, 0
     for record in iter_records(lines, offset=len(first), line=1):
         count += 1
         if count % chunk_rows == 0:
-            ranges.append((start, record.end, first_line))
+            ranges.append((start, record.end, first_line, chunk_rows))
             start, first_line = record.end, record.last_line
     if start < len(data):
-        ranges.append((start, len(data), first_line))
+        ranges.append((start, len(data), first_line, count % chunk_rows))
     return first, ranges
 
 
-def chunk_cpu_work(data: bytes, header_line: bytes, ranges) -> list[dict]:
-    """What the chunk processors compute, chunk by chunk, without I/O: records -> validated rows ->
-    last row wins -> DynamoDB items (catalog.chunks.plan_writes, as for a first import)."""
+def chunk_cpu_work(data: bytes, header_line: bytes, ranges) -> None:
+    """What the chunk processors compute, chunk by chunk, without I/O (catalog.chunks.read_chunk
+    and plan_writes, as for a first import): records -> validated rows -> last row wins -> items."""
     header = parse_header(header_line[len(BOM):] if header_line.startswith(BOM) else header_line)
-    last_items: list[dict] = []
-    for start, end, first_line in ranges:
-        winners: dict[str, ProductRow] = {}
-        for row in read_rows(iter_records(split_lines((data[start:end],)), offset=start, line=first_line), header):
-            if type(row) is ProductRow:
-                winners[row.key] = row
-        last_items, _, _ = plan_writes("imp_bench", winners, {}, "2026-01-01T00:00:00.000000Z")
-    return last_items
+    for index, (start, end, first_line, rows) in enumerate(ranges):
+        chunk = {"index": index, "header": list(header.names), "start": start, "first_line": first_line,
+                 "skip": [], "rows": rows}
+        with gc_paused():
+            winners, _, _ = read_chunk(data[start:end], chunk)
+            plan_writes("imp_bench", winners, {}, "2026-01-01T00:00:00.000000Z")
 
 
 def winning_items(data: bytes) -> list[dict]:
