@@ -155,3 +155,19 @@ def test_retry_after_a_crash_between_writes_and_counting_counts_as_the_first_att
     process_chunk(chunks[1], products_table="products", imports_table="imports")
     item = ImportStore("imports").get("imp_6")
     assert (item["created"], item["updated"], item["unchanged"]) == (4, 0, 0)
+
+
+def test_an_upload_that_never_arrives_is_closed_once_its_link_expired(pipeline_aws):
+    store = ImportStore("imports")
+    store.create("imp_7", status="PENDING", source="api", bucket="uploads", key="incoming/imp_7/a.csv",
+                 file_name="a.csv")
+    fresh = store.get("imp_7")
+    assert lifecycle.expire_abandoned_upload(get_settings(), fresh)["status"] == "PENDING"
+    boto3.client("dynamodb").update_item(TableName="imports", Key={"id": {"S": "imp_7"}},
+                                         UpdateExpression="SET created_at = :t",
+                                         ExpressionAttributeValues={":t": {"S": "2020-01-01T00:00:00.000000Z"}})
+    expired = lifecycle.expire_abandoned_upload(get_settings(), store.get("imp_7"))
+    assert expired["status"] == "FAILED"
+    assert expired["error"] == "The file never arrived: the upload link expired"
+    view = lifecycle.progress(expired)
+    assert "bucket" not in view and "done_chunks" not in view

@@ -24,8 +24,9 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
-  const init = {method, headers: {Accept: "application/json"}};
+/** One JSON call to the API. `signal` (an AbortSignal) lets a page drop answers it no longer wants. */
+export async function request(method, path, body, {signal} = {}) {
+  const init = {method, headers: {Accept: "application/json"}, signal};
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -34,6 +35,7 @@ async function request(method, path, body) {
   try {
     response = await fetch(apiUrl(path), init);
   } catch (error) {
+    if (error && error.name === "AbortError") throw error;
     throw new ApiError("The server cannot be reached. Check your connection and try again.");
   }
   let data = null;

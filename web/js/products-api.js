@@ -1,36 +1,7 @@
 // The /products part of the HTTP API, as the Products page uses it. Errors are thrown as the
 // ApiError of api.js: {message, status, fields}.
 
-import {ApiError, apiUrl} from "./api.js";
-
-async function request(method, path, body, {signal} = {}) {
-  const init = {method, headers: {Accept: "application/json"}, signal};
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(apiUrl(path), init);
-  } catch (error) {
-    if (error && error.name === "AbortError") throw error;
-    throw new ApiError("The server cannot be reached. Check your connection and try again.");
-  }
-  let data = null;
-  const text = await response.text();
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (!response.ok) {
-    const message = (data && (data.error || data.message)) || `The request failed (HTTP ${response.status}).`;
-    throw new ApiError(message, {status: response.status, fields: data && data.fields});
-  }
-  return data;
-}
+import {request} from "./api.js";
 
 const skuPath = (sku) => `/products/${encodeURIComponent(sku)}`;
 

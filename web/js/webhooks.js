@@ -1,38 +1,10 @@
 // The Webhooks page: list endpoints, create one (the signing secret is shown once), enable/disable,
 // delete, rotate the secret, send a test event and look at / replay recent deliveries.
 
-import {ApiError, apiUrl} from "./api.js";
+import {apiUrl, request} from "./api.js";
 import {formatNumber, formatTime} from "./format.js";
 
 const $ = (id) => document.getElementById(id);
-
-async function request(method, path, body) {
-  const init = {method, headers: {Accept: "application/json"}};
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(apiUrl(path), init);
-  } catch {
-    throw new ApiError("The server cannot be reached. Check your connection and try again.");
-  }
-  let data = null;
-  const text = await response.text();
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
-  if (!response.ok) {
-    const message = (data && (data.error || data.message)) || `The request failed (HTTP ${response.status}).`;
-    throw new ApiError(message, {status: response.status, fields: data && data.fields});
-  }
-  return data;
-}
 
 const hookPath = (id) => `/webhooks/${encodeURIComponent(id)}`;
 const api = {

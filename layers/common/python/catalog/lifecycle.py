@@ -25,6 +25,8 @@ from .products import ProductStore
 from .settings import Settings
 
 INCOMING_PREFIX = "incoming/"
+_INTERNAL_FIELDS = ("done_chunks", "kind", "execution_arn", "bucket", "error_report_key", "columns",
+                    "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
 
 
@@ -170,6 +172,20 @@ def cancel(settings: Settings, import_id: str) -> tuple[bool, dict | None]:
     return True, item
 
 
+def expire_abandoned_upload(settings: Settings, item: dict) -> dict:
+    """A PENDING import whose upload link has expired will never get its file: close it as FAILED
+    (lazily, when it is read) so it stops looking active."""
+    if item.get("status") != PENDING:
+        return item
+    age = (parse_iso(now_iso()) - parse_iso(item["created_at"])).total_seconds()
+    if age <= settings.upload_url_seconds + 60:
+        return item
+    ImportStore(settings.imports_table).transition(
+        item["id"], to=FAILED, allowed_from=(PENDING,),
+        values={"error": "The file never arrived: the upload link expired", "finished_at": now_iso()})
+    return ImportStore(settings.imports_table).get(item["id"]) or item
+
+
 def progress(item: dict, now: str | None = None) -> dict:
     """The import item plus what the page shows: percent, rate and ETA."""
     total, done = item.get("total_rows") or 0, item.get("rows_processed") or 0
@@ -178,7 +194,7 @@ def progress(item: dict, now: str | None = None) -> dict:
     seconds = max((parse_iso(end) - parse_iso(started)).total_seconds(), 0.0) if started else 0.0
     rate = done / seconds if seconds > 0 else 0.0
     remaining = (total - done) / rate if rate > 0 and item["status"] not in TERMINAL else None
-    view = {k: v for k, v in item.items() if k not in ("done_chunks", "kind", "execution_arn")}
+    view = {k: v for k, v in item.items() if k not in _INTERNAL_FIELDS}
     view.update(percent=round(100.0 * done / total, 1) if total else (100.0 if item["status"] == SUCCEEDED else 0.0),
                 elapsed_seconds=round(seconds, 3), rows_per_second=round(rate, 1),
                 eta_seconds=round(remaining, 1) if remaining is not None else None)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from .aws import client
+from .gc_pause import gc_paused
 from .imports import now_iso
 from .csvfile import BOM, BadFileError, iter_records, parse_header, split_lines
 from .rows import ProductRow, RowReader, is_blank
@@ -71,20 +72,21 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     chunk_start = header_bytes
     chunk_first_line = 1
     records = iter_records(lines, offset=header_bytes, line=1)
-    for record in records:
-        if is_blank(record):
-            continue
-        row = reader.read(record)
-        if type(row) is ProductRow:
-            previous = last_row_of.get(row.key)
-            if previous is not None:
-                superseded.append(previous)
-            last_row_of[row.key] = ordinal
-        ordinal += 1
-        if ordinal % chunk_rows == 0:
-            chunks.append({"start": chunk_start, "end": record.end, "first_line": chunk_first_line,
-                           "first_row": ordinal - chunk_rows, "rows": chunk_rows})
-            chunk_start, chunk_first_line = record.end, record.last_line
+    with gc_paused():  # the loop builds a dict entry per row; see gc_pause.py
+        for record in records:
+            if is_blank(record):
+                continue
+            row = reader.read(record)
+            if type(row) is ProductRow:
+                previous = last_row_of.get(row.key)
+                if previous is not None:
+                    superseded.append(previous)
+                last_row_of[row.key] = ordinal
+            ordinal += 1
+            if ordinal % chunk_rows == 0:
+                chunks.append({"start": chunk_start, "end": record.end, "first_line": chunk_first_line,
+                               "first_row": ordinal - chunk_rows, "rows": chunk_rows})
+                chunk_start, chunk_first_line = record.end, record.last_line
     if ordinal == 0:
         raise BadFileError("the file has a header row but no data rows")
     if ordinal % chunk_rows:

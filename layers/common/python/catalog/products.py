@@ -16,6 +16,7 @@ import hashlib
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
@@ -119,9 +120,10 @@ def _backoff(attempt: int) -> None:
 class ProductStore:
     """Batched access to the products table; retries unprocessed items with jittered backoff."""
 
-    def __init__(self, table: str, max_attempts: int = 12):
+    def __init__(self, table: str, max_attempts: int = 12, parallelism: int = 4):
         self.table = table
         self.max_attempts = max_attempts
+        self.parallelism = parallelism
         self.ddb = client("dynamodb")
 
     def is_empty(self) -> bool:
@@ -153,13 +155,23 @@ class ProductStore:
         self._batch([{"DeleteRequest": {"Key": {"sku_key": {"S": k}}}} for k in keys])
 
     def _batch(self, requests: list[dict]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE_MAX):
-            pending = {self.table: requests[start:start + BATCH_WRITE_MAX]}
-            for attempt in range(self.max_attempts):
-                response = self.ddb.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                _backoff(attempt)
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(pending[self.table])} writes unprocessed")
+        """BatchWriteItem in calls of 25, `parallelism` calls in flight: a chunk's thousands of
+        writes would otherwise wait on one round trip at a time."""
+        batches = [requests[i:i + BATCH_WRITE_MAX] for i in range(0, len(requests), BATCH_WRITE_MAX)]
+        if len(batches) <= 1 or self.parallelism <= 1:
+            for batch in batches:
+                self._write_batch(batch)
+            return
+        with ThreadPoolExecutor(min(self.parallelism, len(batches))) as pool:
+            for _ in pool.map(self._write_batch, batches):
+                pass
+
+    def _write_batch(self, batch: list[dict]) -> None:
+        pending = {self.table: batch}
+        for attempt in range(self.max_attempts):
+            response = self.ddb.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            _backoff(attempt)
+        raise RuntimeError(f"DynamoDB kept {len(pending[self.table])} writes unprocessed")
