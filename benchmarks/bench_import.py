@@ -11,6 +11,8 @@ Functions -> Lambdas -> DynamoDB), and the peak RSS of the local cloud's process
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import statistics
 import subprocess
 import sys
@@ -191,9 +193,18 @@ def main() -> None:
         chunk_cpu_work(data, header_line, ranges)
         cpu_seconds.append(time.perf_counter() - started)
     cpu = statistics.median(cpu_seconds)
+    baseline_seconds = []
+    for _ in range(args.cpu_runs):   # the machine's speed right now: csv.reader alone over the same bytes
+        started = time.perf_counter()
+        for _row in csv.reader(io.StringIO(data.decode("utf-8"), newline="")):
+            pass
+        baseline_seconds.append(time.perf_counter() - started)
+    baseline = statistics.median(baseline_seconds)
     items = winning_items(data)
     print(f"chunk processor pure CPU (one core, {len(ranges)} chunks of {args.chunk_rows:,} rows): median "
-          f"{cpu:.2f} s of {args.cpu_runs} runs -> {args.rows / cpu:,.0f} rows/s; {len(items):,} distinct products")
+          f"{cpu:.2f} s of {args.cpu_runs} runs -> {args.rows / cpu:,.0f} rows/s; {len(items):,} distinct products\n"
+          f"  baseline, csv.reader alone over the same bytes: {args.rows / baseline:,.0f} rows/s "
+          f"(the chunk processor takes {cpu / baseline:.1f}x the bare parse)")
 
     floor = measure_floor(work, items, args.concurrency)
     print(f"emulator floor: BatchWriteItem {len(items):,} items into an empty table, {args.concurrency} threads: "

@@ -9,7 +9,7 @@ from .aws import client
 from .csvfile import header_from_names, iter_records, split_lines
 from .gc_pause import gc_paused
 from .imports import CANCELLED, FAILED, ImportStore, now_iso
-from .products import Product, ProductStore, new_product_id, shard_of
+from .products import Product, ProductStore, new_product_id, product_item, shard_of
 from .rows import ProductRow, RowError, read_rows
 from .stats import CatalogStats
 
@@ -25,9 +25,8 @@ def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[s
     for key, row in winners.items():
         old = existing.get(key)
         if old is None:
-            product = Product(row.sku, row.name, row.description, row.price, row.active,
-                              new_product_id(f"{import_id}:{key}"), now, now, import_id)
-            items.append(product.to_item())
+            items.append(product_item(row.sku, row.name, row.description, row.price, row.active,
+                                      new_product_id(f"{import_id}:{key}"), now, now, import_id))
             created += 1
             new_shards.add(shard_of(key))
             continue
@@ -43,9 +42,8 @@ def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[s
         if stored.content() == (row.sku, row.name, row.description, row.price, row.active):
             unchanged += 1
             continue
-        product = Product(row.sku, row.name, row.description, row.price, row.active,
-                          stored.id, stored.created_at, now, import_id)
-        items.append(product.to_item())
+        items.append(product_item(row.sku, row.name, row.description, row.price, row.active,
+                                  stored.id, stored.created_at, now, import_id))
         updated += 1
     return items, {"created": created, "updated": updated, "unchanged": unchanged}, new_shards
 

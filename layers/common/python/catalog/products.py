@@ -48,6 +48,32 @@ def new_product_id(origin: str | None = None) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
+def product_item(sku: str, name: str, description: str, price: str | None, active: bool, product_id: str,
+                 created_at: str, updated_at: str, import_id: str | None = None) -> dict:
+    """A product as a DynamoDB item (low-level JSON), with its index attributes."""
+    key = sku.lower()
+    shard = (key + "__")[:2]
+    item = {
+        "sku_key": {"S": key},
+        "shard": {"S": shard},
+        "sku": {"S": sku},
+        "name": {"S": name},
+        "name_lc": {"S": name.lower()},
+        "description": {"S": description},
+        "active": {"BOOL": active},
+        "id": {"S": product_id},
+        "created_at": {"S": created_at},
+        "updated_at": {"S": updated_at},
+    }
+    if price is not None:
+        item["price"] = {"N": price}
+    if not active:
+        item["inactive_shard"] = {"S": shard}
+    if import_id:
+        item["import_id"] = {"S": import_id}
+    return item
+
+
 @dataclass(slots=True)
 class Product:
     sku: str
@@ -68,27 +94,8 @@ class Product:
         return (self.sku, self.name, self.description, self.price, self.active)
 
     def to_item(self) -> dict:
-        key = self.sku.lower()
-        shard = (key + "__")[:2]
-        item = {
-            "sku_key": {"S": key},
-            "shard": {"S": shard},
-            "sku": {"S": self.sku},
-            "name": {"S": self.name},
-            "name_lc": {"S": self.name.lower()},
-            "description": {"S": self.description},
-            "active": {"BOOL": self.active},
-            "id": {"S": self.id},
-            "created_at": {"S": self.created_at},
-            "updated_at": {"S": self.updated_at},
-        }
-        if self.price is not None:
-            item["price"] = {"N": self.price}
-        if not self.active:
-            item["inactive_shard"] = {"S": shard}
-        if self.import_id:
-            item["import_id"] = {"S": self.import_id}
-        return item
+        return product_item(self.sku, self.name, self.description, self.price, self.active, self.id,
+                            self.created_at, self.updated_at, self.import_id)
 
     @classmethod
     def from_item(cls, item: dict) -> "Product":
