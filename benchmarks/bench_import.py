@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 from catalog.chunks import plan_writes, read_chunk  # noqa: E402
 from catalog.gc_pause import gc_paused  # noqa: E402
 from catalog.csvfile import BOM, iter_records, parse_header, split_lines  # noqa: E402
-from catalog.products import Product  # noqa: E402
+from catalog.products import Product, product_id_stream  # noqa: E402
 from catalog.rows import ProductRow, read_rows  # noqa: E402
 from local import template as tpl  # noqa: E402
 from local.cloud import free_port, wait_for_port  # noqa: E402
@@ -109,7 +109,8 @@ def chunk_cpu_work(data: bytes, header_line: bytes, ranges) -> None:
                  "skip": [], "rows": rows}
         with gc_paused():
             winners, _, _ = read_chunk(data[start:end], chunk)
-            plan_writes("imp_bench", winners, {}, "2026-01-01T00:00:00.000000Z")
+            plan_writes("imp_bench", winners, {}, "2026-01-01T00:00:00.000000Z",
+                        product_id_stream(f"imp_bench:{index}"))
 
 
 def winning_items(data: bytes) -> list[dict]:

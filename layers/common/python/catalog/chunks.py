@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Callable
 
 from .aws import client
 from .csvfile import header_from_names, iter_records, split_lines
 from .gc_pause import gc_paused
 from .imports import CANCELLED, FAILED, ImportStore, now_iso
-from .products import Product, ProductStore, new_product_id, product_item, shard_of
+from .products import Product, ProductStore, product_id_stream, product_item, shard_of
 from .rows import ProductRow, RowError, read_rows
 from .stats import CatalogStats
 
@@ -19,14 +20,15 @@ def error_part_key(import_id: str, index: int) -> str:
 
 
 def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[str, dict],
-                now: str) -> tuple[list[dict], dict[str, int], set[str]]:
-    """Decides per row: create, update or leave alone. Pure: no I/O, so it is easy to test."""
+                now: str, next_id: Callable[[], str]) -> tuple[list[dict], dict[str, int], set[str]]:
+    """Decides per row: create, update or leave alone. Pure: no I/O, so it is easy to test.
+    `next_id` gives ids for created products, in row order."""
     items, created, updated, unchanged, new_shards = [], 0, 0, 0, set()
     for key, row in winners.items():
         old = existing.get(key)
         if old is None:
             items.append(product_item(row.sku, row.name, row.description, row.price, row.active,
-                                      new_product_id(f"{import_id}:{key}"), now, now, import_id))
+                                      next_id(), now, now, import_id))
             created += 1
             new_shards.add(shard_of(key))
             continue
@@ -95,13 +97,14 @@ def process_chunk(chunk: dict, *, products_table: str, imports_table: str) -> di
     store = ProductStore(products_table)
     if chunk.get("fresh"):
         # The catalog was empty when the import was planned: nothing stored to compare with.
-        # Ids derive from the import and SKU and the time from the plan, so a retry rewrites
-        # exactly the same items.
+        # Ids come from a stream seeded by import and chunk, the time from the plan, so a
+        # retry rewrites exactly the same items.
         existing, now = {}, chunk["planned_at"]
     else:
         existing, now = store.get_many(winners), now_iso()
     with gc_paused():
-        items, counts, new_shards = plan_writes(import_id, winners, existing, now)
+        items, counts, new_shards = plan_writes(import_id, winners, existing, now,
+                                                product_id_stream(f"{import_id}:{index}"))
     store.write_many(items)
     if errors:
         s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
