@@ -33,7 +33,7 @@ from .stats import CatalogStats
 
 PURPOSE = "products"
 MAX_LIMIT = 200
-FILTERED_PAGE = 1000      # items DynamoDB evaluates per filtered query call
+FILTERED_PAGE = 4000      # items DynamoDB evaluates per filtered query call (fewer round trips)
 PARALLEL_SHARDS = 16      # shards queried at once when a filter may leave shards empty
 SPARSE_PROBE = 2000       # inactive items read to learn which shards hold any
 
