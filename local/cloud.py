@@ -10,10 +10,12 @@ Handlers reach the emulators through the standard AWS_ENDPOINT_URL* variables on
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import threading
@@ -174,7 +176,8 @@ class LocalCloud:
         path.mkdir(parents=True, exist_ok=True)
         self._dynalite = subprocess.Popen(
             ["node", str(cli), "--port", str(self.dynamodb_port), "--host", self.host, "--path", str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        atexit.register(self.stop)
         wait_for_port(self.dynamodb_port, process=self._dynalite)
 
     def _start_moto(self) -> None:
@@ -325,6 +328,16 @@ class LocalCloud:
         kwargs["BillingMode"] = "PAY_PER_REQUEST"
         ddb.create_table(TableName=name, **kwargs)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to end it when the local cloud's process ends, however that ends.
+    (Linux ties this to the starting thread: call LocalCloud.start() from a long-lived thread.)"""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: stop() still ends it on a normal exit
 
 
 def _patch_moto_state_machine_copy() -> None:
