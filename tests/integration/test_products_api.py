@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import pytest
 import requests
 
 from catalog.products import Product, shard_of
-from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import
+from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import, wait_until
 
 
 @pytest.fixture
@@ -36,16 +35,6 @@ def captured_events(local_cloud):
     local_cloud.functions.wrap(consumer, wrapper)
     yield seen
     local_cloud.functions.wrap(consumer, None)
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def load(cloud, products: list[dict]) -> None:
@@ -105,7 +94,7 @@ def test_crud_over_http_publishes_events(cloud, captured_events):
 
     def ours():
         return [e for e in captured_events if e["type"].startswith("product.") and e["data"].get("sku") == "Int-1"]
-    wait_for(lambda: len(ours()) >= 4, what="four product events")
+    wait_until(lambda: len(ours()) >= 4, message="four product events")
     assert [e["type"] for e in ours()] == ["product.created", "product.updated", "product.updated", "product.deleted"]
     assert all(set(e) == {"id", "type", "timestamp", "data"} for e in ours())
 
@@ -151,14 +140,14 @@ def test_delete_all_empties_a_few_thousand_products(cloud, captured_events):
     def finished():
         _, view = api(cloud, "GET", f"/products/delete-all/{job['id']}")
         return view if view["status"] in ("SUCCEEDED", "FAILED") else None
-    view = wait_for(finished, timeout=120, what="delete-all to finish")
+    view = wait_until(finished, timeout=120, message="delete-all to finish")
     assert view["status"] == "SUCCEEDED", view
     assert view["deleted"] == 4000 and view["percent"] == 100.0
     assert all_products(cloud) == {}
     _, page = api(cloud, "GET", "/products")
     assert page["total"] == 0 and page["items"] == []
-    wait_for(lambda: [e for e in captured_events if e["type"] == "products.deleted_all"
-                      and e["data"]["id"] == job["id"]], what="products.deleted_all")
+    wait_until(lambda: [e for e in captured_events if e["type"] == "products.deleted_all"
+                      and e["data"]["id"] == job["id"]], message="products.deleted_all")
     assert api(cloud, "POST", "/products", json={"sku": "after", "name": "n"})[0] == 201
 
 

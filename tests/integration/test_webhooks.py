@@ -17,7 +17,7 @@ import requests
 from standardwebhooks import Webhook
 
 from catalog import events
-from tests.support.cloud import upload_via_api, wait_for_import
+from tests.support.cloud import upload_via_api, wait_for_import, wait_until
 
 
 class Receiver:
@@ -63,16 +63,6 @@ class Receiver:
 
     def bodies(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
-
-
-def wait_until(predicate, timeout: float = 30.0, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{message} not met after {timeout}s")
 
 
 @pytest.fixture

@@ -23,6 +23,17 @@ def upload_via_api(cloud, path: Path | str, file_name: str | None = None) -> str
     return body["import"]["id"]
 
 
+def wait_until(predicate, timeout: float = 30.0, message: str = "condition"):
+    """Polls predicate() until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{message} not met after {timeout}s")
+
+
 def get_import(cloud, import_id: str) -> dict:
     response = requests.get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
     assert response.status_code == 200, response.text
