@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any
 
 import boto3
@@ -72,7 +73,6 @@ class _MotoWithLambda:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if environ["REQUEST_METHOD"] == "POST" and path.startswith(self.PREFIX) and path.endswith("/invocations"):
-            from urllib.parse import unquote
             name = unquote(path[len(self.PREFIX):-len("/invocations")])
             length = int(environ.get("CONTENT_LENGTH") or 0)
             payload = environ["wsgi.input"].read(length) if length else b""
@@ -301,11 +301,10 @@ class LocalCloud:
             definition = (ROOT / props["DefinitionUri"]).read_text()
             for key, value in r.resolve(props.get("DefinitionSubstitutions", {})).items():
                 definition = definition.replace("${" + key + "}", str(value))
+            # moto's state lives in this process, so every start creates the machines afresh.
             name = r.attrs[(logical, "Name")]
-            existing = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
-            if not existing:
-                sfn.create_state_machine(name=name, definition=definition,
-                                         roleArn=f"arn:aws:iam::{tpl.ACCOUNT}:role/{name}")
+            sfn.create_state_machine(name=name, definition=definition,
+                                     roleArn=f"arn:aws:iam::{tpl.ACCOUNT}:role/{name}")
 
     def _add_event_source(self, logical: str, event: dict) -> None:
         props = event.get("Properties", {})

@@ -47,7 +47,7 @@ def product_item(sku: str, name: str, description: str, price: str | None, activ
                  created_at: str, updated_at: str, import_id: str | None = None) -> dict:
     """A product as a DynamoDB item (low-level JSON), with its index attributes."""
     key = sku.lower()
-    shard = (key + "__")[:2]
+    shard = shard_of(key)
     item = {
         "sku_key": {"S": key},
         "shard": {"S": shard},
