@@ -7,11 +7,11 @@ import io
 from typing import Callable
 
 from .aws import client
-from .csvfile import header_from_names, iter_records, split_lines
+from .csvfile import header_from_names, iter_records, split_lines, text_lines
 from .gc_pause import gc_paused
 from .imports import CANCELLED, FAILED, ImportStore, now_iso
-from .products import Product, ProductStore, product_id_stream, product_item, shard_of
-from .rows import ProductRow, RowError, read_rows
+from .products import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
+from .rows import ProductRow, RowError, read_rows, read_text_rows
 from .stats import CatalogStats
 
 
@@ -23,6 +23,11 @@ def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[s
                 now: str, next_id: Callable[[], str]) -> tuple[list[dict], dict[str, int], set[str]]:
     """Decides per row: create, update or leave alone. Pure: no I/O, so it is easy to test.
     `next_id` gives ids for created products, in row order."""
+    if not existing:
+        # Nothing stored (a first import, or a fresh catalog): every row creates, in one batch.
+        items = created_items(winners.values(), take_ids(next_id, len(winners)), now, import_id)
+        return (items, {"created": len(items), "updated": 0, "unchanged": 0},
+                {(key + "__")[:2] for key in winners})   # shard_of, inlined
     items, created, updated, unchanged, new_shards = [], 0, 0, 0, set()
     for key, row in winners.items():
         old = existing.get(key)
@@ -62,21 +67,23 @@ def read_chunk(data: bytes, chunk: dict) -> tuple[dict[str, ProductRow], list[Ro
     """The chunk's rows: winners by SKU key (rows the plan marked superseded skipped), bad rows,
     and how many were skipped as duplicates. Checks the row count against the plan's."""
     header = header_from_names(chunk["header"])
-    records = iter_records(split_lines((data,)), offset=chunk["start"], line=chunk["first_line"])
     skip = frozenset(chunk.get("skip") or ())
-    winners: dict[str, ProductRow] = {}
-    errors: list[RowError] = []
-    duplicates = 0
-    ordinal = -1
-    for ordinal, row in enumerate(read_rows(records, header)):
-        if type(row) is RowError:
-            errors.append(row)
-        elif ordinal in skip:
-            duplicates += 1
-        else:
-            winners[row.key] = row
-    if ordinal + 1 != chunk["rows"]:
-        raise RuntimeError(f"chunk {chunk['index']} has {ordinal + 1} rows, the plan counted {chunk['rows']}")
+    lines = text_lines(data)
+    if lines is not None:   # valid UTF-8, as nearly every chunk: the fast path
+        winners, errors, duplicates, count = read_text_rows(lines, header, line=chunk["first_line"], skip=skip)
+    else:                   # some row is not UTF-8: line by line, reporting those rows
+        records = iter_records(split_lines((data,)), offset=chunk["start"], line=chunk["first_line"])
+        winners, errors, duplicates, count = {}, [], 0, 0
+        for ordinal, row in enumerate(read_rows(records, header)):
+            count = ordinal + 1
+            if type(row) is RowError:
+                errors.append(row)
+            elif ordinal in skip:
+                duplicates += 1
+            else:
+                winners[row.key] = row
+    if count != chunk["rows"]:
+        raise RuntimeError(f"chunk {chunk['index']} has {count} rows, the plan counted {chunk['rows']}")
     return winners, errors, duplicates
 
 

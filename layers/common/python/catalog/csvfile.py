@@ -1,7 +1,9 @@
 """Reading catalog CSV files: the header, and records with their line numbers and byte offsets.
 
-The planner and the chunk processors both read records with `iter_records`, so a chunk
-(a byte range cut at a record boundary by the planner) parses exactly as the planner saw it.
+The planner reads records with `iter_records`; the chunk processors read the same records from
+`text_lines` (rows.read_text_rows, tested to give what `iter_records` gives), or with
+`iter_records` for a chunk that is not valid UTF-8; so a chunk (a byte range cut at a record
+boundary by the planner) parses exactly as the planner saw it.
 A malformed record (unterminated quote, NUL byte) becomes one bad record for its first
 physical line, and reading resumes on the next line: one broken quote never swallows the
 rows after it.
@@ -9,6 +11,7 @@ rows after it.
 from __future__ import annotations
 
 import csv
+import io
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -95,6 +98,19 @@ def split_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
+def text_lines(data: bytes) -> list[str] | None:
+    """The physical lines of `data`, decoded, each with its line ending: what `split_lines` and
+    `iter_records` decode line by line, in two C calls for a whole chunk. None when `data` is not
+    valid UTF-8 (read it with `iter_records` then: it reports the bad rows one by one).
+    UTF-8 never uses the byte 0x0A inside a character, so splitting after decoding cuts the
+    same lines; `newline="\n"` splits on "\n" only (not on "\r" or Unicode line separators)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return io.StringIO(text, newline="\n").readlines()
+
+
 @dataclass(slots=True)
 class Record:
     line: int                      # physical line number where the record starts (1-based)
@@ -148,7 +164,7 @@ class _LineFeed:
         del self.taken[1:]
 
 
-def _describe_csv_error(error: csv.Error) -> str:
+def describe_csv_error(error: csv.Error) -> str:
     text = str(error)
     if "unexpected end of data" in text or "field larger than field limit" in text:
         return "malformed CSV: a quoted field is never closed"
@@ -184,5 +200,5 @@ def iter_records(lines: Iterator[bytes], *, offset: int = 0, line: int = 0) -> I
                 raise
             feed.rewind_all_but_first()
             raw = feed.taken[0].decode("utf-8", "replace")
-            yield Record(start_line, feed.offset, feed.line, None, _describe_csv_error(error), raw)
+            yield Record(start_line, feed.offset, feed.line, None, describe_csv_error(error), raw)
             # the reader is left mid-record; the loop starts a fresh one on the next line

@@ -35,12 +35,39 @@ def new_product_id() -> str:
     return uuid.uuid4().hex
 
 
-def product_id_stream(seed: str) -> Callable[[], str]:
+class ProductIds:
     """Ids for the products one chunk creates: random-looking, but the same sequence for the same
     seed (import id + chunk index), so a retried chunk rewrites exactly the same items.
     A seeded PRNG costs a fraction of hashing each SKU on the import's hot path."""
-    bits = random.Random(seed).getrandbits
-    return lambda: f"{bits(128):032x}"
+
+    __slots__ = ("_bits",)
+
+    def __init__(self, seed: str):
+        self._bits = random.Random(seed).getrandbits
+
+    def __call__(self) -> str:
+        return f"{self._bits(128):032x}"
+
+    def take(self, count: int) -> list[str]:
+        """The next `count` ids, exactly as `count` calls give them, from one draw:
+        getrandbits(128 * n) consumes the generator's 32-bit words as n calls of getrandbits(128)
+        do, the first call's 128 bits lowest, so the ids are the draw's hex digits read backwards
+        in slices of 32."""
+        if count <= 0:
+            return []
+        digits = self._bits(128 * count).to_bytes(16 * count, "big").hex()   # = f"{...:0{32 * count}x}"
+        return [digits[end - 32:end] for end in range(32 * count, 0, -32)]
+
+
+def product_id_stream(seed: str) -> ProductIds:
+    """The ids, in order, for the products created by the chunk this seed names (see ProductIds)."""
+    return ProductIds(seed)
+
+
+def take_ids(next_id: Callable[[], str], count: int) -> list[str]:
+    """The next `count` ids of an id source: in one draw when it is a ProductIds."""
+    take = getattr(next_id, "take", None)
+    return take(count) if take is not None else [next_id() for _ in range(count)]
 
 
 def product_item(sku: str, name: str, description: str, price: str | None, active: bool, product_id: str,
@@ -67,6 +94,43 @@ def product_item(sku: str, name: str, description: str, price: str | None, activ
     if import_id:
         item["import_id"] = {"S": import_id}
     return item
+
+
+def created_items(rows: Iterable[tuple], ids: Iterable[str], now: str, import_id: str | None = None) -> list[dict]:
+    """product_item(sku, name, description, price, active, id, now, now, import_id) for each row and
+    id, built in one loop, with no call per item: an import builds millions. `rows` are shaped as
+    rows.ProductRow: (line, key, sku, name, description, price, active), key being sku.lower().
+
+    The items' attribute values that are the same for every item (created_at, updated_at,
+    import_id, active) are one shared {"S": ...} / {"BOOL": ...} object each: a third fewer dicts
+    to build and free. Treat the items as read-only (they are only ever serialized)."""
+    items = []
+    append = items.append
+    now_value = {"S": now}
+    import_value = {"S": import_id}
+    active_value = {"BOOL": True}
+    for (_, key, sku, name, description, price, active), product_id in zip(rows, ids):
+        shard = (key + "__")[:2]
+        if price is not None and active is True and import_id:
+            # The common item, as product_item builds it (same keys, same order) but in one
+            # literal: a dict grown key by key past 10 keys is copied into a bigger table.
+            append({
+                "sku_key": {"S": key},
+                "shard": {"S": shard},
+                "sku": {"S": sku},
+                "name": {"S": name},
+                "name_lc": {"S": name.lower()},
+                "description": {"S": description},
+                "active": active_value,
+                "id": {"S": product_id},
+                "created_at": now_value,
+                "updated_at": now_value,
+                "price": {"N": price},
+                "import_id": import_value,
+            })
+        else:
+            append(product_item(sku, name, description, price, active, product_id, now, now, import_id))
+    return items
 
 
 @dataclass(slots=True)

@@ -1,15 +1,17 @@
 """Turning CSV records into validated product rows or row errors."""
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
-from typing import Iterator
+from itertools import islice
+from typing import Iterator, NamedTuple
 
 from . import rules
-from .csvfile import Header, Record
+from .csvfile import Header, Record, describe_csv_error
 
 
-@dataclass(slots=True)
-class ProductRow:
+class ProductRow(NamedTuple):
+    # A named tuple, not a dataclass: the import builds one per row, and a tuple is built in C.
     line: int
     key: str                 # normalized SKU
     sku: str
@@ -17,6 +19,9 @@ class ProductRow:
     description: str
     price: str | None        # canonical decimal string
     active: bool
+
+
+_new_row = tuple.__new__     # ProductRow(...) without the Python-level __new__: _new_row(ProductRow, (...))
 
 
 @dataclass(slots=True)
@@ -48,6 +53,11 @@ class RowReader:
         fields = record.fields
         if fields is None:
             return RowError(record.line, "", record.error or "malformed row", [record.raw.rstrip("\r\n")])
+        return self.read_fields(record.line, fields)
+
+    def read_fields(self, line: int, fields: list[str]) -> ProductRow | RowError:
+        """The row of a well-formed record (`fields`) starting on `line`: every rule, in order."""
+        values = fields
         if len(fields) < self._needed:
             fields = fields + [""] * (self._needed - len(fields))
         try:
@@ -57,8 +67,8 @@ class RowReader:
             price = None if self._price is None else rules.parse_price(fields[self._price])
             active = True if self._active is None else rules.parse_active(fields[self._active])
         except rules.FieldError as error:
-            return RowError(record.line, error.field, error.message, list(record.fields))
-        return ProductRow(record.line, sku.lower(), sku, name, description, price, active)
+            return RowError(line, error.field, error.message, list(values))
+        return _new_row(ProductRow, (line, sku.lower(), sku, name, description, price, active))
 
 
 def read_rows(records: Iterator[Record], header: Header) -> Iterator[ProductRow | RowError]:
@@ -70,3 +80,70 @@ def read_rows(records: Iterator[Record], header: Header) -> Iterator[ProductRow 
         if fields is not None and (not fields or (len(fields) == 1 and not fields[0].strip())):
             continue
         yield read(record)
+
+
+def read_text_rows(lines: list[str], header: Header, *, line: int, skip: frozenset[int] = frozenset()
+                   ) -> tuple[dict[str, ProductRow], list[RowError], int, int]:
+    """A chunk's rows, from its decoded physical lines (csvfile.text_lines), `line` being the number
+    of the line before the first: (winners by SKU key, bad rows, rows skipped as duplicates, rows).
+    Non-blank rows are numbered from 0 (their ordinal); an ordinal in `skip` is a superseded row.
+
+    Gives exactly what `read_rows(iter_records(...))` gives for the same bytes, but is the import's
+    hot loop, so it runs as one flat loop: no Record, line numbers from csv.reader's own line count,
+    a fast check per field for the common valid value (rules.py) and the full rules, with their
+    error messages, for anything else (RowReader.read_fields)."""
+    reader = RowReader(header)
+    slow = reader.read_fields
+    si, ni, di, pi, ai = reader._sku, reader._name, reader._description, reader._price, reader._active
+    needed = reader._needed
+    sku_max, name_max, description_max = rules.SKU_MAX, rules.NAME_MAX, rules.DESCRIPTION_MAX
+    canonical_price, active_spellings = rules.is_canonical_price, rules.ACTIVE_SPELLINGS
+    new_row = _new_row
+    winners: dict[str, ProductRow] = {}
+    errors: list[RowError] = []
+    duplicates = 0
+    ordinal = 0
+    start = 0                    # index in `lines` where the current csv.reader starts
+    while True:
+        records = csv.reader(islice(lines, start, None) if start else lines, strict=True)
+        base = line + start      # line number before the reader's first line
+        last = base              # line number where the previous record ended
+        try:
+            for fields in records:
+                first = last + 1
+                last = base + records.line_num
+                if len(fields) >= needed:       # sku and name are two columns: never a blank line
+                    sku = fields[si].strip()
+                    name = fields[ni].strip()
+                    # not sku.isprintable(): maybe control characters; the rule decides
+                    if 0 < len(sku) <= sku_max and 0 < len(name) <= name_max and sku.isprintable():
+                        description = "" if di is None else fields[di].strip()
+                        price = None if pi is None else (fields[pi].strip() or None)
+                        active = True if ai is None else active_spellings.get(fields[ai])
+                        if (len(description) <= description_max and active is not None
+                                and (price is None or canonical_price(price))):
+                            if skip and ordinal in skip:
+                                duplicates += 1
+                            else:
+                                key = sku.lower()
+                                winners[key] = new_row(ProductRow, (first, key, sku, name, description, price, active))
+                            ordinal += 1
+                            continue
+                elif len(fields) < 2 and (not fields or not fields[0].strip()):
+                    continue                    # a blank line
+                row = slow(first, fields)       # short row, or some value the fast checks do not accept
+                if type(row) is RowError:
+                    errors.append(row)
+                elif skip and ordinal in skip:
+                    duplicates += 1
+                else:
+                    winners[row.key] = row
+                ordinal += 1
+        except csv.Error as error:
+            # As iter_records: the record is bad on its first line; reading resumes on the next.
+            first = last + 1
+            errors.append(RowError(first, "", describe_csv_error(error), [lines[first - line - 1].rstrip("\r\n")]))
+            ordinal += 1
+            start = first - line
+            continue
+        return winners, errors, duplicates, ordinal
