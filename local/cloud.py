@@ -28,6 +28,7 @@ import boto3
 from botocore.exceptions import ClientError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import moto_patches
 from . import template as tpl
 from .event_sources import SqsMapping, SqsPoller
 from .http_api import HttpApiApp, Route
@@ -181,7 +182,7 @@ class LocalCloud:
         wait_for_port(self.dynamodb_port, process=self._dynalite)
 
     def _start_moto(self) -> None:
-        _patch_moto_state_machine_copy()
+        moto_patches.apply()
         from moto.core.config import default_user_config
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         default_user_config["stepfunctions"]["execute_state_machine"] = True
@@ -337,25 +338,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass  # not Linux: stop() still ends it on a normal exit
-
-
-def _patch_moto_state_machine_copy() -> None:
-    """moto deep-copies the state machine at each StartExecution, executions included; a running
-    execution holds locks, so a second import while one runs fails with "cannot pickle RLock".
-    Copy everything but the executions list, which the clone does not need."""
-    import copy
-
-    from moto.stepfunctions.models import StateMachineInstance
-
-    def deepcopy_without_executions(self, memo):
-        clone = copy.copy(self)
-        for name, value in self.__dict__.items():
-            if name not in ("executions", "backend"):
-                setattr(clone, name, copy.deepcopy(value, memo))
-        clone.executions = []
-        return clone
-
-    StateMachineInstance.__deepcopy__ = deepcopy_without_executions
 
 
 def _s3_notifications(config: dict) -> dict:
