@@ -1,9 +1,10 @@
 """Webhook delivery benchmark through the local cloud (issue 4).
 
-Phase 1 (baseline): N events to 5 healthy endpoints. Phase 2: N events to 5 endpoints, one of which
-hangs (never answers before the per-attempt timeout). Prints deliveries per second to the healthy
-receivers, their latency (event sent -> request received) and the extra time the hanging endpoint
-adds, against the baseline measured in the same run. All receivers listen on 127.0.0.1; the run is
+Three phases of N events each: 5 healthy endpoints (deliveries per second); the same with only 4
+healthy endpoints (the baseline for the next); 4 healthy endpoints and one that hangs (never answers
+before the per-attempt timeout). Prints deliveries per second to the healthy receivers, their
+latency (event sent -> request received), and the extra time the hanging endpoint adds to the
+healthy ones' deliveries: phase 3 against phase 2, measured in the same run. All receivers listen on 127.0.0.1; the run is
 bounded by --deadline and stops by itself.
 
     python benchmarks/bench_webhooks.py                 # 10,000 events per phase
@@ -85,8 +86,8 @@ def send_events(cloud, count: int, phase: str) -> float:
     return started
 
 
-def run_phase(cloud, name: str, events: int, hanging: bool, deadline: float) -> dict:
-    healthy = [Receiver() for _ in range(4 if hanging else 5)]
+def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, deadline: float) -> dict:
+    healthy = [Receiver() for _ in range(healthy_count)]
     stuck = Receiver(hang=True) if hanging else None
     ids = []
     for receiver in healthy + ([stuck] if stuck else []):
@@ -153,25 +154,26 @@ def main() -> None:
                            environment={"POWERTOOLS_LOG_LEVEL": "ERROR"})
         cloud.start()
         try:
-            baseline = run_phase(cloud, "baseline", args.events, hanging=False,
-                                 deadline=time.time() + args.deadline)
-            drain(cloud)
-            with_hang = run_phase(cloud, "one-hanging", args.events, hanging=True,
-                                  deadline=time.time() + args.deadline)
+            phases = []
+            for name, healthy, hanging in (("five-healthy", 5, False), ("four-healthy", 4, False),
+                                           ("four-healthy-one-hanging", 4, True)):
+                phases.append(run_phase(cloud, name, args.events, healthy, hanging,
+                                        deadline=time.time() + args.deadline))
+                drain(cloud)
         finally:
             cloud.stop()
-    for result in (baseline, with_hang):
+    for result in phases:
         print(json.dumps(result))
-    extra_p95 = with_hang["latency_p95_s"] - baseline["latency_p95_s"]
-    extra_max = with_hang["latency_max_s"] - baseline["latency_max_s"]
-    print(f"\nbaseline:    {baseline['healthy_deliveries']:,} deliveries in {baseline['seconds']} s "
-          f"= {baseline['deliveries_per_second']:,} deliveries/s; latency p50 {baseline['latency_p50_s']} s, "
-          f"p95 {baseline['latency_p95_s']} s, max {baseline['latency_max_s']} s")
-    print(f"one hanging: {with_hang['healthy_deliveries']:,} deliveries to the 4 healthy endpoints in "
-          f"{with_hang['seconds']} s = {with_hang['deliveries_per_second']:,} deliveries/s; latency p50 "
-          f"{with_hang['latency_p50_s']} s, p95 {with_hang['latency_p95_s']} s, max {with_hang['latency_max_s']} s")
-    print(f"extra time added by the hanging endpoint to healthy deliveries: p95 {extra_p95:+.3f} s, "
-          f"max {extra_max:+.3f} s (per-attempt timeout {args.timeout} s)")
+    print()
+    for r in phases:
+        print(f"{r['phase']:>25}: {r['healthy_deliveries']:,}/{r['expected']:,} deliveries to the healthy endpoints "
+              f"in {r['seconds']} s = {r['deliveries_per_second']:,}/s; latency p50 {r['latency_p50_s']} s, "
+              f"p95 {r['latency_p95_s']} s, max {r['latency_max_s']} s; duplicates {r['duplicates']}")
+    base, hang = phases[1], phases[2]
+    print(f"extra time the hanging endpoint adds to the healthy deliveries (phase 3 - phase 2): "
+          f"total {hang['seconds'] - base['seconds']:+.2f} s, p50 {hang['latency_p50_s'] - base['latency_p50_s']:+.3f} s, "
+          f"p95 {hang['latency_p95_s'] - base['latency_p95_s']:+.3f} s, max {hang['latency_max_s'] - base['latency_max_s']:+.3f} s "
+          f"(per-attempt timeout {args.timeout} s)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
     print(f"peak RSS (this process: local cloud, handlers, receivers): {peak / 1e6:.0f} MB")
 

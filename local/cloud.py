@@ -317,7 +317,9 @@ class LocalCloud:
             mapping = SqsMapping(function=logical, queue_url=self.resolver.refs[queue_logical], queue_arn=queue_arn,
                                  batch_size=int(props.get("BatchSize", 10)),
                                  report_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                                 pollers=self.pollers_per_queue)
+                                 pollers=min(self.pollers_per_queue,
+                                             int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1000))),
+                                 batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)))
             self.pollers.append(SqsPoller(mapping, self.functions, self.aws_endpoint))
 
     def _create_table(self, name: str, props: dict) -> None:

@@ -1,13 +1,15 @@
 """SQS event source mappings: poll a queue, invoke the function with a batch, delete what succeeded.
 
-Like Lambda's poller: with ReportBatchItemFailures only the reported messages stay on the
-queue; a handler that raises leaves the whole batch to come back after the visibility
+Like Lambda's poller: a batch gathers up to BatchSize messages (SQS hands out 10 per receive)
+while they keep coming, within MaximumBatchingWindowInSeconds; with ReportBatchItemFailures only
+the reported messages stay on the queue; a handler that raises leaves the whole batch to come back after the visibility
 timeout; the queue's redrive policy moves repeatedly failing messages to its DLQ.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import boto3
@@ -26,6 +28,7 @@ class SqsMapping:
     batch_size: int
     report_failures: bool
     pollers: int = 1
+    batching_window: float = 0.0      # seconds a batch may wait to fill up
 
 
 def lambda_record(message: dict, queue_arn: str) -> dict:
@@ -74,13 +77,22 @@ class SqsPoller:
                 log.exception("polling %s failed", self.mapping.queue_url)
                 self._stop.wait(1)
 
+    def _receive(self, count: int, wait_seconds: int) -> list[dict]:
+        return self.sqs.receive_message(
+            QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=min(count, 10), WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+
     def poll_once(self, wait_seconds: int = 0) -> int:
         m = self.mapping
-        messages = self.sqs.receive_message(
-            QueueUrl=m.queue_url, MaxNumberOfMessages=min(m.batch_size, 10), WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        messages = self._receive(m.batch_size, wait_seconds)
         if not messages:
             return 0
+        window_ends = time.monotonic() + m.batching_window
+        while len(messages) < m.batch_size and time.monotonic() < window_ends:
+            more = self._receive(m.batch_size - len(messages), 0)
+            if not more:
+                break       # the queue is drained: no reason to hold the batch back
+            messages += more
         event = {"Records": [lambda_record(message, m.queue_arn) for message in messages]}
         try:
             result = self.functions.invoke(m.function, event)
