@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -162,14 +163,32 @@ def measure_floor(work: Path, items: list[dict], threads: int) -> float:
         dynalite.wait(timeout=30)
 
 
-def count_products(cloud: CloudProcess) -> int:
+CHECKED = ("sku", "name", "description", "price", "active")
+
+
+def product_values(item: dict) -> tuple:
+    """What a stored product must match: its fields (the price as a number: DynamoDB drops trailing zeros)."""
+    price = item.get("price")
+    return tuple(Decimal(price["N"]) if name == "price" and price else item.get(name) for name in CHECKED)
+
+
+def check_products(cloud: CloudProcess, expected: dict[str, tuple]) -> tuple[int, int, int]:
+    """Scans the products table: (stored, missing, wrong), against every winning row's values."""
     client = boto3.session.Session().client("dynamodb", endpoint_url=f"http://127.0.0.1:{cloud.dynamodb_port}",
                                             region_name="us-east-1", aws_access_key_id="local",
                                             aws_secret_access_key="local")
-    total = 0
-    for page in client.get_paginator("scan").paginate(TableName="catalog-ProductsTable", Select="COUNT"):
-        total += page["Count"]
-    return total
+    stored = wrong = 0
+    seen = set()
+    names = {f"#{n}": n for n in CHECKED + ("sku_key",)}
+    for page in client.get_paginator("scan").paginate(TableName="catalog-ProductsTable",
+                                                      ProjectionExpression=", ".join(names),
+                                                      ExpressionAttributeNames=names):
+        for item in page["Items"]:
+            stored += 1
+            key = item["sku_key"]["S"]
+            seen.add(key)
+            wrong += expected.get(key) != product_values(item)
+    return stored, len(expected.keys() - seen), wrong
 
 
 def main() -> None:
@@ -210,6 +229,7 @@ def main() -> None:
     floor = measure_floor(work, items, args.concurrency)
     print(f"emulator floor: BatchWriteItem {len(items):,} items into an empty table, {args.concurrency} threads: "
           f"{floor:.1f} s ({len(items) / floor:,.0f} items/s)")
+    expected = {item["sku_key"]["S"]: product_values(item) for item in items}
     del items
 
     cloud = CloudProcess(work / "data", {"ChunkRows": args.chunk_rows, "ChunkConcurrency": args.concurrency,
@@ -219,10 +239,11 @@ def main() -> None:
             started = time.perf_counter()
             first = wait_for_import(cloud, upload_via_api(cloud, csv_path), timeout=3600)
             first_seconds = time.perf_counter() - started
-            stored = count_products(cloud)
+            stored, missing, wrong = check_products(cloud, expected)
             print(f"import: {first['status']} in {first_seconds:.1f} s ({args.rows / first_seconds:,.0f} rows/s); "
                   f"created {first['created']:,}, duplicates {first['duplicates']:,}, failed {first['failed']:,}; "
-                  f"{stored:,} products stored")
+                  f"{stored:,} products stored, {missing:,} of the {len(expected):,} distinct SKUs missing, "
+                  f"{wrong:,} not holding their last row's values")
 
             started = time.perf_counter()
             again = wait_for_import(cloud, upload_via_api(cloud, csv_path), timeout=3600)
