@@ -1,6 +1,7 @@
 """Unit tests run against moto's in-process AWS (mock_aws), with the template's table shapes."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,13 +13,20 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def pipeline_aws(monkeypatch):
+def moto_env(monkeypatch):
+    """An environment for moto's in-process AWS: fake credentials, no endpoint overrides."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    for key, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def pipeline_aws(monkeypatch, moto_env):
     """Tables, bucket and queue of the import pipeline in moto; settings pointed at them."""
     from moto import mock_aws
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    env = {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "PRODUCTS_TABLE": "products", "IMPORTS_TABLE": "imports", "UPLOADS_BUCKET": "uploads",
+    env = {"PRODUCTS_TABLE": "products", "IMPORTS_TABLE": "imports", "UPLOADS_BUCKET": "uploads",
            "CHUNK_ROWS": "4", "MAX_UPLOAD_BYTES": "100000"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -10,7 +10,7 @@ from catalog import rules
 from catalog.chunks import plan_writes, read_chunk
 from catalog.csvfile import header_from_names, iter_records, split_lines, text_lines
 from catalog.products import ProductIds, created_items, product_id_stream, product_item, take_ids
-from catalog.rows import ProductRow, RowError, read_rows, read_text_rows
+from catalog.rows import ProductRow, read_record_rows, read_text_rows
 
 TRICKY_LINES = [
     b'S-1,Lamp,A lamp.,12.50,true', b'S-2,  Lamp  ,  padded  , 7 ,YES', b'S-3,Lamp,,,', b',Lamp,d,1,true',
@@ -32,17 +32,7 @@ TRICKY_LINES = [
 
 def reference(data: bytes, names: list[str], first_line: int, skip: frozenset[int]):
     """What read_chunk gave before the fast path: iter_records + read_rows, ordinals, skip."""
-    header = header_from_names(names)
-    winners, errors, duplicates, count = {}, [], 0, 0
-    for ordinal, row in enumerate(read_rows(iter_records(split_lines((data,)), line=first_line), header)):
-        count = ordinal + 1
-        if type(row) is RowError:
-            errors.append(row)
-        elif ordinal in skip:
-            duplicates += 1
-        else:
-            winners[row.key] = row
-    return winners, errors, duplicates, count
+    return read_record_rows(iter_records(split_lines((data,)), line=first_line), header_from_names(names), skip)
 
 
 def tricky_chunk(seed: int, rows: int = 400) -> bytes:

@@ -17,12 +17,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def sqs(monkeypatch):
+def sqs(moto_env):
     from moto import mock_aws
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     moto_patches.apply()
     with mock_aws():
         yield boto3.client("sqs", region_name=REGION)

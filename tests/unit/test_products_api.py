@@ -31,12 +31,7 @@ def create_resources() -> str:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def aws(monkeypatch, moto_env):
     monkeypatch.setenv("PRODUCTS_TABLE", "products")
     monkeypatch.setenv("IMPORTS_TABLE", "imports")
     monkeypatch.setenv("STATE_MACHINE_ARN", IMPORT_ARN)

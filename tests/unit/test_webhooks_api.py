@@ -37,12 +37,7 @@ def call(method: str, path: str, body=None, query: dict | None = None) -> tuple[
 
 
 @pytest.fixture
-def api(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def api(monkeypatch, moto_env):
     with mock_aws():
         aws.client.cache_clear()
         boto3.client("dynamodb").create_table(

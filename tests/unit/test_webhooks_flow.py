@@ -36,12 +36,7 @@ CONTEXT = types.SimpleNamespace(function_name="test", memory_limit_in_mb=128, aw
 
 
 @pytest.fixture
-def env(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def env(monkeypatch, moto_env):
     with mock_aws():
         aws.client.cache_clear()
         ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")

@@ -11,7 +11,7 @@ from .csvfile import header_from_names, iter_records, split_lines, text_lines
 from .gc_pause import gc_paused
 from .imports import CANCELLED, FAILED, ImportStore, now_iso
 from .products import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
-from .rows import ProductRow, RowError, read_rows, read_text_rows
+from .rows import ProductRow, RowError, read_record_rows, read_text_rows
 from .stats import CatalogStats
 
 
@@ -73,15 +73,7 @@ def read_chunk(data: bytes, chunk: dict) -> tuple[dict[str, ProductRow], list[Ro
         winners, errors, duplicates, count = read_text_rows(lines, header, line=chunk["first_line"], skip=skip)
     else:                   # some row is not UTF-8: line by line, reporting those rows
         records = iter_records(split_lines((data,)), offset=chunk["start"], line=chunk["first_line"])
-        winners, errors, duplicates, count = {}, [], 0, 0
-        for ordinal, row in enumerate(read_rows(records, header)):
-            count = ordinal + 1
-            if type(row) is RowError:
-                errors.append(row)
-            elif ordinal in skip:
-                duplicates += 1
-            else:
-                winners[row.key] = row
+        winners, errors, duplicates, count = read_record_rows(records, header, skip)
     if count != chunk["rows"]:
         raise RuntimeError(f"chunk {chunk['index']} has {count} rows, the plan counted {chunk['rows']}")
     return winners, errors, duplicates

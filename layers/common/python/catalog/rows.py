@@ -82,6 +82,23 @@ def read_rows(records: Iterator[Record], header: Header) -> Iterator[ProductRow 
         yield read(record)
 
 
+def read_record_rows(records: Iterator[Record], header: Header, skip: frozenset[int] = frozenset()
+                     ) -> tuple[dict[str, ProductRow], list[RowError], int, int]:
+    """As read_text_rows, from csvfile.iter_records' records (the path for chunks that are not UTF-8)."""
+    winners: dict[str, ProductRow] = {}
+    errors: list[RowError] = []
+    duplicates = count = 0
+    for ordinal, row in enumerate(read_rows(records, header)):
+        count = ordinal + 1
+        if type(row) is RowError:
+            errors.append(row)
+        elif ordinal in skip:
+            duplicates += 1
+        else:
+            winners[row.key] = row
+    return winners, errors, duplicates, count
+
+
 def read_text_rows(lines: list[str], header: Header, *, line: int, skip: frozenset[int] = frozenset()
                    ) -> tuple[dict[str, ProductRow], list[RowError], int, int]:
     """A chunk's rows, from its decoded physical lines (csvfile.text_lines), `line` being the number
