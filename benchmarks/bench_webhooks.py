@@ -46,6 +46,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 now = time.time()
                 if hang:
+                    with receiver.lock:
+                        receiver.requests += 1
                     receiver.release.wait(120)
                 else:
                     sent_at = json.loads(body)["data"]["sent_at"]
@@ -107,6 +109,7 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     latencies = sorted(v for r in healthy for v in r.seen.values())
     delivered = len(latencies)
     duplicates = sum(r.requests for r in healthy) - delivered
+    hanging_attempts = stuck.requests if stuck else 0
     for endpoint_id in ids:
         requests.delete(f"{cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
     for receiver in healthy + ([stuck] if stuck else []):
@@ -114,11 +117,14 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
     return {"phase": name, "events": events, "healthy_endpoints": len(healthy), "hanging_endpoints": int(hanging),
             "healthy_deliveries": delivered, "expected": expected, "complete": complete,
-            "duplicates": duplicates, "seconds": round(seconds, 2), "enqueue_seconds": round(sent_seconds, 2),
+            "duplicates": duplicates, "hanging_endpoint_attempts": hanging_attempts, "seconds": round(seconds, 2), "enqueue_seconds": round(sent_seconds, 2),
             "deliveries_per_second": round(delivered / seconds, 1) if seconds else 0.0,
             "latency_p50_s": round(pct(0.5), 3), "latency_p95_s": round(pct(0.95), 3),
             "latency_max_s": round(latencies[-1], 3) if latencies else None,
             "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None}
+
+
+PHASES = (("five-healthy", 5, False), ("four-healthy", 4, False), ("four-healthy-one-hanging", 4, True))
 
 
 def drain(cloud, timeout: float = 60) -> None:
@@ -139,6 +145,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=2.0, help="per-attempt timeout, seconds")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds per phase before giving up")
     parser.add_argument("--pollers", type=int, default=2, help="pollers per queue (the local cloud's default: 2)")
+    parser.add_argument("--phases", default="", help="comma-separated phases to run (default: all): "
+                                                     + ", ".join(p[0] for p in PHASES))
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -155,8 +163,9 @@ def main() -> None:
         cloud.start()
         try:
             phases = []
-            for name, healthy, hanging in (("five-healthy", 5, False), ("four-healthy", 4, False),
-                                           ("four-healthy-one-hanging", 4, True)):
+            for name, healthy, hanging in PHASES:
+                if args.phases and name not in args.phases.split(","):
+                    continue
                 phases.append(run_phase(cloud, name, args.events, healthy, hanging,
                                         deadline=time.time() + args.deadline))
                 drain(cloud)
@@ -168,14 +177,18 @@ def main() -> None:
     for r in phases:
         print(f"{r['phase']:>25}: {r['healthy_deliveries']:,}/{r['expected']:,} deliveries to the healthy endpoints "
               f"in {r['seconds']} s = {r['deliveries_per_second']:,}/s; latency p50 {r['latency_p50_s']} s, "
-              f"p95 {r['latency_p95_s']} s, max {r['latency_max_s']} s; duplicates {r['duplicates']}")
-    base, hang = phases[1], phases[2]
-    print(f"extra time the hanging endpoint adds to the healthy deliveries (phase 3 - phase 2): "
-          f"total {hang['seconds'] - base['seconds']:+.2f} s, p50 {hang['latency_p50_s'] - base['latency_p50_s']:+.3f} s, "
-          f"p95 {hang['latency_p95_s'] - base['latency_p95_s']:+.3f} s, max {hang['latency_max_s'] - base['latency_max_s']:+.3f} s "
-          f"(per-attempt timeout {args.timeout} s)")
+              f"p95 {r['latency_p95_s']} s, max {r['latency_max_s']} s; duplicates {r['duplicates']}"
+              + (f"; attempts at the hanging endpoint meanwhile: {r['hanging_endpoint_attempts']:,}"
+                 if r["hanging_endpoints"] else ""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
     print(f"peak RSS (this process: local cloud, handlers, receivers): {peak / 1e6:.0f} MB")
+    by_name = {r["phase"]: r for r in phases}
+    if "four-healthy" in by_name and "four-healthy-one-hanging" in by_name:
+        base, hang = by_name["four-healthy"], by_name["four-healthy-one-hanging"]
+        print(f"extra time the hanging endpoint adds to the healthy deliveries (phase 3 - phase 2): "
+              f"total {hang['seconds'] - base['seconds']:+.2f} s, p50 {hang['latency_p50_s'] - base['latency_p50_s']:+.3f} s, "
+              f"p95 {hang['latency_p95_s'] - base['latency_p95_s']:+.3f} s, max {hang['latency_max_s'] - base['latency_max_s']:+.3f} s "
+              f"(per-attempt timeout {args.timeout} s)")
 
 
 if __name__ == "__main__":

@@ -36,15 +36,15 @@ def _deliver_all(records: list[dict]) -> dict[str, BaseException | None]:
             errors[record["messageId"]] = error     # retried, then the queue's redrive dead-letters it
     endpoints = worker.store.get_many([m["endpoint_id"] for m in messages.values()]) if messages else {}
 
-    diverted: dict[str, list] = {}      # message id -> [message], sent to the slow lane in one call
+    outboxes: dict[str, list] = {}      # message id -> [(queue URL, message)] it leads to, sent in batches below
 
     def one(record: dict) -> None:
         msg = messages[record["messageId"]]
         lane = worker.lane_of(record.get("eventSourceARN", ""))
-        divert: list = []
-        outcome = worker.handle(msg, lane, endpoints.get(msg["endpoint_id"]), divert=divert)
-        if divert:
-            diverted[record["messageId"]] = divert
+        outbox: list = []
+        outcome = worker.handle(msg, lane, endpoints.get(msg["endpoint_id"]), outbox=outbox)
+        if outbox:
+            outboxes[record["messageId"]] = outbox
         logger.debug("delivery", extra={"delivery_id": msg["delivery_id"], "endpoint_id": msg["endpoint_id"],
                                         "attempt": msg.get("attempt"), "lane": lane, "outcome": outcome})
 
@@ -53,16 +53,29 @@ def _deliver_all(records: list[dict]) -> dict[str, BaseException | None]:
         futures = {r["messageId"]: pool.submit(one, r) for r in readable}
         for message_id, future in futures.items():
             errors[message_id] = future.exception()
-    if diverted:
-        try:
-            queue.send(worker.config.slow_queue_url, [m for batch in diverted.values() for m in batch])
-        except Exception as error:  # noqa: BLE001 - those records come back and are diverted again
-            logger.exception("could not move deliveries to the slow lane")
-            errors.update({message_id: error for message_id in diverted})
+    errors.update(_send_outboxes(outboxes))
     try:
         worker.flush()
     except Exception:  # noqa: BLE001 - the deliveries happened; failing the batch would send them again
         logger.exception("could not write the delivery log of a batch")
+    return errors
+
+
+def _send_outboxes(outboxes: dict[str, list]) -> dict[str, BaseException]:
+    """Sends the follow-up messages of the batch, 10 per call per queue. A record whose follow-ups
+    could not all be sent is failed, so SQS brings it back (ids are stable: at worst a receiver
+    sees a delivery twice, never none)."""
+    by_queue: dict[str, list[tuple[str, dict]]] = {}
+    for message_id, outbox in outboxes.items():
+        for queue_url, msg in outbox:
+            by_queue.setdefault(queue_url, []).append((message_id, msg))
+    errors: dict[str, BaseException] = {}
+    for queue_url, pending in by_queue.items():
+        try:
+            queue.send(queue_url, [msg for _, msg in pending])
+        except Exception as error:  # noqa: BLE001 - reported per record
+            logger.exception("could not send follow-up delivery messages", extra={"queue": queue_url})
+            errors.update({message_id: error for message_id, _ in pending})
     return errors
 
 

@@ -160,7 +160,10 @@ class EndpointStore:
         return self.update(endpoint_id, {"enabled": False, "disabled_reason": reason})
 
     def record_attempt(self, endpoint_id: str, *, status_code: int | None, response_ms: int, ok: bool,
-                       error: str | None, counts_as_failure: bool = True, failures: int = 1) -> dict | None:
+                       error: str | None, counts_as_failure: bool = True, failures: int = 1,
+                       slow_until: int | None = None) -> dict | None:
+        """The endpoint's latest attempt; a failure adds to its consecutive failures, and with `slow_until`
+        moves it to the slow lane until then; a success clears both."""
         values = {"last_status_code": status_code, "last_response_ms": response_ms, "last_delivery_at": now_iso(),
                   "last_error": error}
         sets = {k: v for k, v in values.items() if v is not None}
@@ -170,6 +173,8 @@ class EndpointStore:
             return self.update(endpoint_id, sets, remove=removes + ("failing_since", "slow_until"))
         if not counts_as_failure:
             return self.update(endpoint_id, sets, remove=removes)
+        if slow_until:
+            sets["slow_until"] = slow_until
         return self.update(endpoint_id, sets, remove=removes, add={"consecutive_failures": failures},
                            set_if_missing={"failing_since": int(time.time())})
 

@@ -56,24 +56,29 @@ class Worker:
             return SLOW
         return MAIN
 
-    def handle(self, msg: dict, lane: str, endpoint: dict | None, divert: list | None = None) -> str:
-        """Processes one delivery message; returns what happened (for logs and tests). With `divert`,
-        messages for the slow lane are appended to it (for one batched send) instead of sent one by one."""
+    def handle(self, msg: dict, lane: str, endpoint: dict | None, outbox: list | None = None) -> str:
+        """Processes one delivery message; returns what happened (for logs and tests). The messages it
+        leads to (a longer wait, a move to the slow lane, a retry) are sent at once, or, with `outbox`,
+        appended to it as (queue URL, message) for the caller to send in batches."""
         config, now = self.config, time.time()
         endpoint_id = msg["endpoint_id"]
+
+        def send_later(lane_: str, message: dict) -> None:
+            if outbox is None:
+                queue.send(self._queue_url(lane_), [message])
+            else:
+                outbox.append((self._queue_url(lane_), message))
+
         if endpoint is None:
             return "dropped: endpoint deleted"
         if not endpoint.get("enabled"):
             return "dropped: endpoint disabled"
         if not is_due(msg.get("not_before"), now):
             # A wait longer than SQS's 15-minute maximum: send it on for the rest of the wait.
-            queue.send(self._queue_url(lane), [msg])
+            send_later(lane, msg)
             return "deferred"
         if lane == MAIN and (endpoint.get("slow_until") or 0) > now and self._has_slow_lane():
-            if divert is not None:
-                divert.append(msg)
-            else:
-                queue.send(config.slow_queue_url, [msg])
+            send_later(SLOW, msg)
             return "moved to the slow lane"
 
         number = int(msg.get("attempt") or 1)
@@ -94,24 +99,24 @@ class Worker:
             endpoint_id, msg["delivery_id"], event, number, status_code=result.status_code,
             response_ms=result.response_ms, error=result.error, outcome=outcome,
             kind=msg.get("kind") or "delivery", response_excerpt=result.response_excerpt)
+        slow = result.timed_out and self._has_slow_lane()
         with self._lock:
             self._records.append(record)
             stats = self._stats.setdefault(endpoint_id, {"failures": 0})
             stats["last"] = result
             stats["failures"] = 0 if result.ok else stats["failures"] + 1
+            if slow:        # written with the batch's endpoint update (flush), once per endpoint
+                stats["slow_until"] = int(now + config.slow_cooldown_seconds)
         if result.ok:
             return outcome
         if gone:
             self.store.disable(endpoint_id, "the receiver answered 410 Gone")
             return outcome
-        if result.timed_out and self._has_slow_lane():
-            self.store.mark_slow(endpoint_id, int(now + config.slow_cooldown_seconds))
         failing_for = now - float(endpoint.get("failing_since") or now)
         if failing_for >= config.disable_after_seconds:
             self.store.disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
         if delay is not None:
-            retry_lane = SLOW if (result.timed_out and self._has_slow_lane()) else lane
-            queue.send(self._queue_url(retry_lane), [{**msg, "attempt": number + 1, "not_before": now + delay}])
+            send_later(SLOW if slow else lane, {**msg, "attempt": number + 1, "not_before": now + delay})
         else:
             queue.dead_letter(config.dead_letter_queue_url, msg,
                               f"{number} attempts failed; last: {result.error or result.status_code}")
@@ -132,7 +137,8 @@ class Worker:
                                           ok=True, error=None)
             else:
                 self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
-                                          ok=False, error=last.error, failures=s["failures"])
+                                          ok=False, error=last.error, failures=s["failures"],
+                                          slow_until=s.get("slow_until"))
 
     def _has_slow_lane(self) -> bool:
         return bool(self.config.slow_queue_url) and self.config.slow_queue_url != self.config.deliveries_queue_url
