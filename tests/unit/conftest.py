@@ -7,6 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from moto import mock_aws
+
+from tests.support import products_api
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -25,7 +28,6 @@ def moto_env(monkeypatch):
 @pytest.fixture
 def pipeline_aws(monkeypatch, moto_env):
     """Tables, bucket and queue of the import pipeline in moto; settings pointed at them."""
-    from moto import mock_aws
     env = {"PRODUCTS_TABLE": "products", "IMPORTS_TABLE": "imports", "UPLOADS_BUCKET": "uploads",
            "CHUNK_ROWS": "4", "MAX_UPLOAD_BYTES": "100000"}
     for key, value in env.items():
@@ -49,3 +51,31 @@ def pipeline_aws(monkeypatch, moto_env):
         yield {"queue": queue}
         client.cache_clear()
         get_settings.cache_clear()
+
+
+# --- products API (tests/support/products_api.py) ---------------------------------------------
+@pytest.fixture
+def aws(monkeypatch, moto_env):
+    monkeypatch.setenv("PRODUCTS_TABLE", "products")
+    monkeypatch.setenv("IMPORTS_TABLE", "imports")
+    monkeypatch.setenv("STATE_MACHINE_ARN", products_api.IMPORT_ARN)
+    with mock_aws():
+        queue_url = products_api.create_resources()
+        monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
+        from catalog.aws import client
+        from catalog.settings import get_settings
+        get_settings.cache_clear()
+        client.cache_clear()
+        yield queue_url
+        get_settings.cache_clear()
+        client.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def api_app():
+    return products_api.load_api_module()
+
+
+@pytest.fixture
+def api(aws, api_app):
+    return products_api.Api(api_app)

@@ -2,124 +2,11 @@
 events, against moto's DynamoDB and SQS with the tables the template defines."""
 from __future__ import annotations
 
-import importlib.util
-import json
-import random
-import sys
-from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-import boto3
 import pytest
-from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-IMPORT_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-import"
-
-
-def create_resources() -> str:
-    sys.path.insert(0, str(ROOT))
-    from local import template as tpl
-    template = tpl.load(ROOT / "template.yaml")
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    for logical, name in (("ProductsTable", "products"), ("ImportsTable", "imports")):
-        props = template["Resources"][logical]["Properties"]
-        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                         **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")})
-    return boto3.client("sqs", region_name=REGION).create_queue(QueueName="events")["QueueUrl"]
-
-
-@pytest.fixture
-def aws(monkeypatch, moto_env):
-    monkeypatch.setenv("PRODUCTS_TABLE", "products")
-    monkeypatch.setenv("IMPORTS_TABLE", "imports")
-    monkeypatch.setenv("STATE_MACHINE_ARN", IMPORT_ARN)
-    with mock_aws():
-        queue_url = create_resources()
-        monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
-        from catalog.aws import client
-        from catalog.settings import get_settings
-        get_settings.cache_clear()
-        client.cache_clear()
-        yield queue_url
-        get_settings.cache_clear()
-        client.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def api_app():
-    code_dir = ROOT / "functions" / "api"
-    sys.path.insert(0, str(code_dir))
-    spec = importlib.util.spec_from_file_location("products_test_api_app", code_dir / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Context:
-    function_name = "api"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    aws_request_id = "req"
-
-    @staticmethod
-    def get_remaining_time_in_millis():
-        return 30_000
-
-
-class Api:
-    def __init__(self, module):
-        self.module = module
-
-    def __call__(self, method: str, path: str, body=None, query: dict | None = None, raw_body: str | None = None):
-        query = {k: v for k, v in (query or {}).items() if v is not None}
-        event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urlencode(query),
-            "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
-            "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                        "sourceIp": "127.0.0.1", "userAgent": "test"},
-                               "requestId": "r", "routeKey": "$default", "stage": "$default"},
-            "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
-            "isBase64Encoded": False,
-        }
-        result = self.module.lambda_handler(event, Context())
-        payload = json.loads(result["body"]) if result.get("body") else None
-        return result["statusCode"], payload
-
-
-@pytest.fixture
-def api(aws, api_app):
-    return Api(api_app)
-
-
-def drain_events(queue_url: str) -> list[dict]:
-    sqs = boto3.client("sqs", region_name=REGION)
-    out = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return out
-        for m in messages:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-
-
-def load_products(products: list[dict]) -> None:
-    """Batch-writes products as an import would (items + stats)."""
-    from catalog.products import Product, ProductStore, shard_of
-    from catalog.stats import CatalogStats
-    now = "2024-01-01T00:00:00.000000Z"
-    items = [Product(p["sku"], p["name"], p.get("description", ""), p.get("price"), p.get("active", True),
-                     f"id-{i}", now, now).to_item() for i, p in enumerate(products)]
-    ProductStore("products").write_many(items)
-    CatalogStats("imports").add(len(items), {shard_of(p["sku"].lower()) for p in products})
-
-
-def order_key(sku: str):
-    from catalog.products import shard_of
-    key = sku.lower()
-    return (shard_of(key), key)
+from tests.support.products_api import catalog, drain_events, load_products, order_key
 
 
 # --- create / read -------------------------------------------------------------------------
@@ -252,23 +139,6 @@ def test_url_encoded_sku_in_path(api):
 
 
 # --- listing -----------------------------------------------------------------------------------
-WORDS = ["steel", "oak", "linen", "Café", "matte", "garden"]
-
-
-def catalog(n: int = 260, seed: int = 7) -> list[dict]:
-    rnd = random.Random(seed)
-    out, seen = [], set()
-    while len(out) < n:
-        sku = rnd.choice(["AB", "Ab", "ac", "b", "Zq", "x9", "AC"]) + rnd.choice(["", "-", "c"]) + str(rnd.randint(0, 9999))
-        if sku.lower() in seen:
-            continue
-        seen.add(sku.lower())
-        out.append({"sku": sku, "name": f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {len(out)}",
-                    "active": rnd.random() > 0.3, "price": f"{rnd.randint(0, 999)}.{rnd.randint(0, 99):02d}"})
-    out.append({"sku": "z", "name": "one-char sku", "active": False})
-    return out
-
-
 def walk(api, query: dict, limit: int) -> tuple[list[list[str]], list[str | None]]:
     pages, prevs, cursor = [], [], None
     while True:

@@ -11,8 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.unit.test_products_api import (REGION, Api, Context, api_app, aws, catalog, drain_events,  # noqa: F401
-                                          load_products)
+from tests.support.products_api import REGION, Api, Context, catalog, drain_events, load_products
 
 ROOT = Path(__file__).resolve().parents[2]
 DELETE_ALL_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-delete-all"
@@ -28,7 +27,7 @@ def delete_all_handler():
 
 
 @pytest.fixture
-def api(aws, api_app):  # noqa: F811
+def api(aws, api_app):
     boto3.client("stepfunctions", region_name=REGION).create_state_machine(
         name="catalog-delete-all", roleArn="arn:aws:iam::123456789012:role/x",
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
