@@ -1,14 +1,16 @@
 """Webhook delivery benchmark through the local cloud (issue 4).
 
-Three phases of N events each: 5 healthy endpoints (deliveries per second); the same with only 4
-healthy endpoints (the baseline for the next); 4 healthy endpoints and one that hangs (never answers
+Phases of N events each: 5 healthy endpoints (deliveries per second); then, --repeat times in
+turn, 4 healthy endpoints alone (the baseline) and the same 4 with a fifth that hangs (never answers
 before the per-attempt timeout). Prints deliveries per second to the healthy receivers, their
 latency (event sent -> request received), and the extra time the hanging endpoint adds to the
-healthy ones' deliveries: phase 3 against phase 2, measured in the same run. All receivers listen on 127.0.0.1; the run is
-bounded by --deadline and stops by itself.
+healthy ones' deliveries: each hanging phase against the baseline run just before it, as the
+median over the repeats (the machine's speed drifts, so pairs are compared, not single runs).
+Between phases both delivery lanes are drained. All receivers listen on 127.0.0.1; every phase is
+bounded by --deadline.
 
-    python benchmarks/bench_webhooks.py                 # 10,000 events per phase
-    python benchmarks/bench_webhooks.py --events 2000   # quicker
+    python benchmarks/bench_webhooks.py                               # 10,000 events per phase
+    python benchmarks/bench_webhooks.py --events 2000 --repeat 3      # pairs for a median
 """
 from __future__ import annotations
 
@@ -127,14 +129,19 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
 PHASES = (("five-healthy", 5, False), ("four-healthy", 4, False), ("four-healthy-one-hanging", 4, True))
 
 
-def drain(cloud, timeout: float = 60) -> None:
-    """Waits until the deliveries queue is empty (so phase 2 does not inherit phase 1's backlog)."""
-    sqs, url = cloud.client("sqs"), cloud.ref("DeliveriesQueue")
+def drain(cloud, timeout: float = 120) -> None:
+    """Waits until both delivery lanes are empty, so a phase does not inherit the previous one's work
+    (a deleted endpoint's queued deliveries are dropped without a request)."""
+    sqs = cloud.client("sqs")
+    urls = [cloud.ref("DeliveriesQueue"), cloud.ref("DeliveriesSlowQueue")]
     end = time.time() + timeout
     while time.time() < end:
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        if sum(int(attrs[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                                       "ApproximateNumberOfMessagesDelayed")) == 0:
+        left = 0
+        for url in urls:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            left += sum(int(attrs[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                                "ApproximateNumberOfMessagesDelayed"))
+        if not left:
             return
         time.sleep(0.5)
 
@@ -145,6 +152,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=2.0, help="per-attempt timeout, seconds")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds per phase before giving up")
     parser.add_argument("--pollers", type=int, default=2, help="pollers per queue (the local cloud's default: 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="baseline + hanging pairs to run (default 1)")
     parser.add_argument("--phases", default="", help="comma-separated phases to run (default: all): "
                                                      + ", ".join(p[0] for p in PHASES))
     args = parser.parse_args()
@@ -162,8 +170,9 @@ def main() -> None:
                            environment={"POWERTOOLS_LOG_LEVEL": "ERROR"})
         cloud.start()
         try:
+            plan = [PHASES[0]] + [PHASES[1], PHASES[2]] * args.repeat
             phases = []
-            for name, healthy, hanging in PHASES:
+            for name, healthy, hanging in plan:
                 if args.phases and name not in args.phases.split(","):
                     continue
                 phases.append(run_phase(cloud, name, args.events, healthy, hanging,
@@ -182,13 +191,23 @@ def main() -> None:
                  if r["hanging_endpoints"] else ""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
     print(f"peak RSS (this process: local cloud, handlers, receivers): {peak / 1e6:.0f} MB")
-    by_name = {r["phase"]: r for r in phases}
-    if "four-healthy" in by_name and "four-healthy-one-hanging" in by_name:
-        base, hang = by_name["four-healthy"], by_name["four-healthy-one-hanging"]
-        print(f"extra time the hanging endpoint adds to the healthy deliveries (phase 3 - phase 2): "
-              f"total {hang['seconds'] - base['seconds']:+.2f} s, p50 {hang['latency_p50_s'] - base['latency_p50_s']:+.3f} s, "
-              f"p95 {hang['latency_p95_s'] - base['latency_p95_s']:+.3f} s, max {hang['latency_max_s'] - base['latency_max_s']:+.3f} s "
-              f"(per-attempt timeout {args.timeout} s)")
+    pairs = [(a, b) for a, b in zip(phases, phases[1:])
+             if a["phase"] == "four-healthy" and b["phase"] == "four-healthy-one-hanging"]
+    if pairs:
+        def extra(key: str) -> list[float]:
+            return [b[key] - a[key] for a, b in pairs]
+
+        def fmt(values: list[float]) -> str:
+            return ", ".join(f"{v:+.2f}" for v in values)
+        print(f"extra time the hanging endpoint adds to the healthy deliveries (hanging phase - the baseline "
+              f"before it; per-attempt timeout {args.timeout} s), over {len(pairs)} pair(s):")
+        for key, label in (("seconds", "total time"), ("latency_p50_s", "latency p50"),
+                           ("latency_p95_s", "latency p95"), ("latency_max_s", "latency max")):
+            values = extra(key)
+            print(f"  {label:<12} median {statistics.median(values):+.2f} s  (pairs: {fmt(values)} s)")
+        ratios = [b["seconds"] / a["seconds"] for a, b in pairs]
+        print(f"  total time ratio, hanging / baseline: median {statistics.median(ratios):.3f} "
+              f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})")
 
 
 if __name__ == "__main__":
