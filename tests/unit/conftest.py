@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -11,7 +9,6 @@ from moto import mock_aws
 
 from tests.support import products_api
 
-ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 
 
@@ -33,16 +30,8 @@ def pipeline_aws(monkeypatch, moto_env):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        sys.path.insert(0, str(ROOT))
-        from local import template as tpl
-        template = tpl.load(ROOT / "template.yaml")
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        for logical, name in (("ProductsTable", "products"), ("ImportsTable", "imports")):
-            props = template["Resources"][logical]["Properties"]
-            ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                             **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")})
+        queue = products_api.create_resources()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="uploads")
-        queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="events")["QueueUrl"]
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue)
         from catalog.aws import client
         from catalog.settings import get_settings
