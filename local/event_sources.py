@@ -2,8 +2,9 @@
 
 Like Lambda's poller: a batch gathers up to BatchSize messages (SQS hands out 10 per receive)
 while they keep coming, within MaximumBatchingWindowInSeconds; with ReportBatchItemFailures only
-the reported messages stay on the queue; a handler that raises leaves the whole batch to come back after the visibility
-timeout; the queue's redrive policy moves repeatedly failing messages to its DLQ.
+the reported messages stay on the queue; a handler that raises leaves the whole batch to come
+back after the visibility timeout; the queue's redrive policy moves repeatedly failing messages
+to its DLQ.
 """
 from __future__ import annotations
 

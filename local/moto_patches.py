@@ -63,6 +63,10 @@ def _patch_sqs() -> None:
     def handle_index(queue) -> dict:
         return queue.__dict__.setdefault("_local_by_handle", {})
 
+    def ready(message, now: float) -> bool:
+        """Visible (not in flight) and not delayed: what SQS may hand out at `now` (ms)."""
+        return now > message.visible_at and now >= message.delayed_until
+
     def counts(queue) -> tuple[int, int, int]:
         """(visible, delayed, not visible), from one pass over the queue with one clock reading."""
         now = unix_time_millis()
@@ -117,12 +121,12 @@ def _patch_sqs() -> None:
 
     def messages(self):
         now = unix_time_millis()
-        return [m for m in self._messages if now > m.visible_at and now >= m.delayed_until]
+        return [m for m in self._messages if ready(m, now)]
 
     def wait_for_messages(self, timeout: int) -> None:
         def any_ready() -> bool:
             now = unix_time_millis()
-            return any(now > m.visible_at and now >= m.delayed_until for m in self._messages)
+            return any(ready(m, now) for m in self._messages)
 
         with self._messages_lock:
             self._messages_lock.wait_for(any_ready, timeout=timeout)
@@ -159,7 +163,7 @@ def _patch_sqs() -> None:
             pending_groups = queue.pending_message_groups if queue.fifo_queue else set()
             to_dead_letter, expired = [], []
             for message in list(queue._messages):
-                if not (now > message.visible_at and now >= message.delayed_until):
+                if not ready(message, now):
                     continue
                 if message in queue.pending_messages:
                     queue.pending_messages.discard(message)     # its consumer timed out

@@ -27,7 +27,7 @@ def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[s
         # Nothing stored (a first import, or a fresh catalog): every row creates, in one batch.
         items = created_items(winners.values(), take_ids(next_id, len(winners)), now, import_id)
         return (items, {"created": len(items), "updated": 0, "unchanged": 0},
-                {(key + "__")[:2] for key in winners})   # shard_of, inlined
+                {shard_of(key) for key in winners})
     items, created, updated, unchanged, new_shards = [], 0, 0, 0, set()
     for key, row in winners.items():
         old = existing.get(key)

@@ -110,7 +110,7 @@ def created_items(rows: Iterable[tuple], ids: Iterable[str], now: str, import_id
     import_value = {"S": import_id}
     active_value = {"BOOL": True}
     for (_, key, sku, name, description, price, active), product_id in zip(rows, ids):
-        shard = (key + "__")[:2]
+        shard = shard_of(key)
         if price is not None and active is True and import_id:
             # The common item, as product_item builds it (same keys, same order) but in one
             # literal: a dict grown key by key past 10 keys is copied into a bigger table.
