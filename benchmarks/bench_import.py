@@ -17,14 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
 import boto3
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
@@ -35,55 +33,10 @@ from catalog.csvfile import BOM, iter_records, parse_header, split_lines  # noqa
 from catalog.products import Product, product_id_stream  # noqa: E402
 from catalog.rows import ProductRow, read_rows  # noqa: E402
 from local import template as tpl  # noqa: E402
-from local.cloud import free_port, wait_for_port  # noqa: E402
 from tests.support.cloud import upload_via_api, wait_for_import  # noqa: E402
+from cloud_process import CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
 
 GENERATOR = ROOT.parent / "shared" / "tools" / "gen_products.py"
-
-
-class PeakRss:
-    """Samples the summed RSS of a process and its children every 100 ms."""
-
-    def __init__(self, pid: int):
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                processes = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
-            except psutil.Error:
-                pass
-            self._stop.wait(0.1)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-class CloudProcess:
-    """`python -m local` in its own process, as a user runs it; talked to over HTTP only."""
-
-    def __init__(self, data_dir: Path, parameters: dict):
-        self.api_port, self.aws_port, self.dynamodb_port = free_port(), free_port(), free_port()
-        self.api_url = f"http://127.0.0.1:{self.api_port}"
-        args = [sys.executable, "-m", "local", "--api-port", str(self.api_port), "--aws-port", str(self.aws_port),
-                "--dynamodb-port", str(self.dynamodb_port), "--data-dir", str(data_dir)]
-        for name, value in parameters.items():
-            args += ["--parameter", f"{name}={value}"]
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.api_port, timeout=120, process=self.process)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=60)
 
 
 def chunk_ranges(data: bytes, chunk_rows: int) -> tuple[bytes, list[tuple[int, int, int, int]]]:

@@ -6,8 +6,9 @@ before the per-attempt timeout). Prints deliveries per second to the healthy rec
 latency (event sent -> request received), and the extra time the hanging endpoint adds to the
 healthy ones' deliveries: each hanging phase against the baseline run just before it, as the
 median over the repeats (the machine's speed drifts, so pairs are compared, not single runs).
-Between phases both delivery lanes are drained. All receivers listen on 127.0.0.1; every phase is
-bounded by --deadline.
+Between phases both delivery lanes are drained. The local cloud runs as its own `python -m local`
+process, as a user runs it; the receivers (the other systems) live in this process on 127.0.0.1.
+Every phase is bounded by --deadline.
 
     python benchmarks/bench_webhooks.py                               # 10,000 events per phase
     python benchmarks/bench_webhooks.py --events 2000 --repeat 3      # pairs for a median
@@ -31,6 +32,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
+
+from cloud_process import CloudProcess, PeakRss  # noqa: E402
 
 
 class Receiver:
@@ -78,7 +81,7 @@ class Receiver:
 def send_events(cloud, count: int, phase: str) -> float:
     """Puts `count` envelopes on the events queue (10 per call); returns when it started."""
     from catalog.events import envelope
-    sqs, url = cloud.client("sqs"), cloud.ref("EventsQueue")
+    sqs, url = cloud.client("sqs"), cloud.queue_url("EventsQueue")
     started = time.time()
     for start in range(0, count, 10):
         entries = []
@@ -133,7 +136,7 @@ def drain(cloud, timeout: float = 120) -> None:
     """Waits until both delivery lanes are empty, so a phase does not inherit the previous one's work
     (a deleted endpoint's queued deliveries are dropped without a request)."""
     sqs = cloud.client("sqs")
-    urls = [cloud.ref("DeliveriesQueue"), cloud.ref("DeliveriesSlowQueue")]
+    urls = [cloud.queue_url("DeliveriesQueue"), cloud.queue_url("DeliveriesSlowQueue")]
     end = time.time() + timeout
     while time.time() < end:
         left = 0
@@ -151,7 +154,6 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events per phase (default 10,000)")
     parser.add_argument("--timeout", type=float, default=2.0, help="per-attempt timeout, seconds")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds per phase before giving up")
-    parser.add_argument("--pollers", type=int, default=2, help="pollers per queue (the local cloud's default: 2)")
     parser.add_argument("--repeat", type=int, default=1, help="baseline + hanging pairs to run (default 1)")
     parser.add_argument("--phases", default="", help="comma-separated phases to run (default: all): "
                                                      + ", ".join(p[0] for p in PHASES))
@@ -160,24 +162,21 @@ def main() -> None:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     import resource
-    from local.cloud import LocalCloud, free_port
 
     parameters = {"WebhookRetrySchedule": "1,2,4", "WebhookAllowPrivateTargets": "true",
                   "WebhookTimeoutSeconds": args.timeout, "WebhookSlowCooldownSeconds": 600}
     with tempfile.TemporaryDirectory() as data_dir:
-        cloud = LocalCloud(data_dir=Path(data_dir), api_port=free_port(), aws_port=free_port(),
-                           dynamodb_port=free_port(), parameters=parameters, pollers_per_queue=args.pollers,
-                           environment={"POWERTOOLS_LOG_LEVEL": "ERROR"})
-        cloud.start()
+        cloud = CloudProcess(Path(data_dir), parameters)
         try:
-            plan = [PHASES[0]] + [PHASES[1], PHASES[2]] * args.repeat
-            phases = []
-            for name, healthy, hanging in plan:
-                if args.phases and name not in args.phases.split(","):
-                    continue
-                phases.append(run_phase(cloud, name, args.events, healthy, hanging,
-                                        deadline=time.time() + args.deadline))
-                drain(cloud)
+            with PeakRss(cloud.process.pid) as rss:
+                plan = [PHASES[0]] + [PHASES[1], PHASES[2]] * args.repeat
+                phases = []
+                for name, healthy, hanging in plan:
+                    if args.phases and name not in args.phases.split(","):
+                        continue
+                    phases.append(run_phase(cloud, name, args.events, healthy, hanging,
+                                            deadline=time.time() + args.deadline))
+                    drain(cloud)
         finally:
             cloud.stop()
     for result in phases:
@@ -190,7 +189,8 @@ def main() -> None:
               + (f"; attempts at the hanging endpoint meanwhile: {r['hanging_endpoint_attempts']:,}"
                  if r["hanging_endpoints"] else ""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
-    print(f"peak RSS (this process: local cloud, handlers, receivers): {peak / 1e6:.0f} MB")
+    print(f"peak RSS: local cloud (python -m local + dynalite) {rss.peak / 2 ** 20:,.0f} MiB; "
+          f"this process (the receivers) {peak / 2 ** 20:,.0f} MiB")
     pairs = [(a, b) for a, b in zip(phases, phases[1:])
              if a["phase"] == "four-healthy" and b["phase"] == "four-healthy-one-hanging"]
     if pairs:

@@ -166,7 +166,7 @@ def list_products(
     if q and name and q.strip().lower() != name.strip().lower():
         raise ApiError(422, "give the name filter as q or as name, not both", {"name": "conflicts with q"})
     s = _settings()
-    query = ProductQuery(s.products_table, s.imports_table)
+    query = ProductQuery(s.products_table, s.imports_table, s.name_search_scan_segments)
     try:
         page = query.list(ProductFilter.of(sku, q or name, active), limit or min(s.page_size, MAX_LIMIT), cursor)
     except BadQueryError as error:

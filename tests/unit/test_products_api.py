@@ -172,6 +172,9 @@ def expected(products, sku=None, q=None, active=None) -> list[str]:
     ({"q": "oak", "active": "false"}, {"q": "oak", "active": False}),
     ({"q": "linen", "active": "true", "sku": "a"}, {"q": "linen", "active": True, "sku": "a"}),
     ({"q": "zzqx"}, {"q": "zzqx"}),
+    ({"q": "17"}, {"q": "17"}),                                   # rare: the walk hands over to a scan
+    ({"q": "17", "active": "true"}, {"q": "17", "active": True}),
+    ({"q": "1", "sku": "a"}, {"q": "1", "sku": "a"}),
     ({"sku": "qq"}, {"sku": "qq"}),
 ])
 def test_pagination_walks_everything_once_forward_and_back(api, query, kwargs):
@@ -207,6 +210,36 @@ def test_listing_totals_and_matches(api):
     assert page["matches"] == 0 and page["items"] == [] and page["next"] is None
     status, page = api("GET", "/products")
     assert page["limit"] == 50 and len(page["items"]) == 50
+
+
+def test_rare_name_search_scans_the_rest_and_counts_matches(api, monkeypatch):
+    from catalog import products_query
+    # 12 shards of 10 products; "walnut" only in the last 8 shards, so the first batch finds none
+    products = [{"sku": f"{chr(97 + s)}{chr(97 + s)}-{i}", "name": ("walnut " if s >= 4 and i % 3 == 0 else "oak ") + str(i)}
+                for s in range(12) for i in range(10)]
+    load_products(products)
+    scans = []
+    real = products_query.ProductQuery._scan_rest
+    monkeypatch.setattr(products_query.ProductQuery, "_scan_rest",
+                        lambda self, *args: scans.append(args[1]) or real(self, *args))
+    want = expected(products, q="walnut")
+    assert len(want) == 32
+    pages, prevs = walk(api, {"q": "WALNUT"}, limit=5)
+    assert [s for page in pages for s in page] == want and all(len(p) == 5 for p in pages[:-1])
+    assert scans and scans[0] == "dd"                 # the first page scanned after the first 4 shards
+    status, page = api("GET", "/products", query={"q": "walnut", "limit": "5"})
+    assert page["matches"] == 32
+    # backwards from the last page as well
+    cursor, back = prevs[-1], []
+    while cursor:
+        status, page = api("GET", "/products", query={"q": "walnut", "limit": "5", "cursor": cursor})
+        back.append([p["sku"] for p in page["items"]])
+        cursor = page["prev"]
+    assert back == pages[-2::-1]
+    # a common word fills its page from the first shards, without a scan
+    scans.clear()
+    status, page = api("GET", "/products", query={"q": "oak", "limit": "5"})
+    assert status == 200 and len(page["items"]) == 5 and scans == []
 
 
 def test_bad_cursor_and_limit(api):

@@ -18,6 +18,7 @@ class Settings:
     chunk_concurrency: int
     upload_url_seconds: int
     page_size: int
+    name_search_scan_segments: int
 
 
 def _int(name: str, default: int) -> int:
@@ -39,4 +40,5 @@ def get_settings() -> Settings:
         chunk_concurrency=_int("CHUNK_CONCURRENCY", 40),
         upload_url_seconds=_int("UPLOAD_URL_SECONDS", 900),
         page_size=_int("PAGE_SIZE", 50),
+        name_search_scan_segments=_int("NAME_SEARCH_SCAN_SEGMENTS", 4),
     )

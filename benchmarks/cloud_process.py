@@ -1,0 +1,73 @@
+"""The local cloud as a user runs it (`python -m local`, its own process), for the benchmarks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import boto3
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local.cloud import free_port, wait_for_port  # noqa: E402
+
+STACK = "catalog"
+
+
+class PeakRss:
+    """Samples the summed RSS of a process and its children every 100 ms."""
+
+    def __init__(self, pid: int):
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                processes = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
+            except psutil.Error:
+                pass
+            self._stop.wait(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class CloudProcess:
+    """`python -m local` in its own process, as a user runs it; talked to over HTTP only."""
+
+    def __init__(self, data_dir: Path, parameters: dict):
+        self.api_port, self.aws_port, self.dynamodb_port = free_port(), free_port(), free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        args = [sys.executable, "-m", "local", "--api-port", str(self.api_port), "--aws-port", str(self.aws_port),
+                "--dynamodb-port", str(self.dynamodb_port), "--data-dir", str(data_dir)]
+        for name, value in parameters.items():
+            args += ["--parameter", f"{name}={value}"]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.api_port, timeout=120, process=self.process)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def client(self, service: str):
+        port = self.dynamodb_port if service == "dynamodb" else self.aws_port
+        return boto3.session.Session().client(service, endpoint_url=f"http://127.0.0.1:{port}",
+                                              region_name="us-east-1", aws_access_key_id="local",
+                                              aws_secret_access_key="local")
+
+    def queue_url(self, logical_id: str) -> str:
+        """The URL of one of the template's queues (the local cloud names them `catalog-<LogicalId>`)."""
+        return self.client("sqs").get_queue_url(QueueName=f"{STACK}-{logical_id}")["QueueUrl"]
