@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Products API benchmark in the local cloud (issue 3).
 
-    python benchmarks/bench_products.py [--rows 500000] [--runs 5] [--skip-delete-all]
+    python benchmarks/bench_products.py [--rows 500000] [--runs 5] [--skip-delete-all] [--keep]
 
 Imports `gen_products.py ROWS` (seed 42) through the API, then prints the median of RUNS for:
 first page, page 200 (following `next` cursors), sku prefix `abc`, active=false, name contains
@@ -12,7 +12,7 @@ keys, 8 threads, straight into a copy of the table with the same indexes).
 from __future__ import annotations
 
 import argparse
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +25,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
+
+from cloud_process import CloudProcess, PeakRss  # noqa: E402
+
 GEN = Path("/work/shared/tools/gen_products.py")
 if not GEN.exists():
     GEN = ROOT.parent / "shared" / "tools" / "gen_products.py"
@@ -59,70 +62,68 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=500_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-delete-all", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated file and the local cloud's data")
     args = ap.parse_args()
 
-    import logging
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-    from local.cloud import LocalCloud, free_port
     work = Path(tempfile.mkdtemp(prefix="bench-products-"))
     csv_path = work / "products.csv"
     subprocess.run([sys.executable, str(GEN), str(args.rows), str(csv_path), "--seed", "42"], check=True)
-    cloud = LocalCloud(data_dir=work / "cloud", api_port=free_port(), aws_port=free_port(),
-                       dynamodb_port=free_port(), environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
-                       parameters={"MaxUploadBytes": 2 * 1024 ** 3}).start()
+    cloud = CloudProcess(work / "cloud", {"MaxUploadBytes": 2 * 1024 ** 3})
     try:
-        from tests.support.cloud import upload_via_api, wait_for_import
-        api = cloud.api_url
-        t0 = time.perf_counter()
-        summary = wait_for_import(cloud, upload_via_api(cloud, csv_path), timeout=3600)
-        print(f"import: {summary['status']} created={summary['created']} in {time.perf_counter() - t0:.1f} s")
-        total = get(api, {"limit": 1})["total"]
-        print(f"catalog: {total} products\n")
-
-        cases = {
-            "first page": lambda: timed(lambda: get(api, {})),
-            "page 200": lambda: page_200(api),
-            "sku prefix abc": lambda: timed(lambda: get(api, {"sku": "abc"})),
-            "active=false": lambda: timed(lambda: get(api, {"active": "false"})),
-            "name contains steel": lambda: timed(lambda: get(api, {"q": "steel"})),
-            "name contains zzqx": lambda: timed(lambda: get(api, {"q": "zzqx"})),
-        }
-        print(f"{'case':<22}{'median ms':>10}{'min':>8}{'max':>8}{'items':>7}{'goal':>8}{'django':>8}")
-        for name, case in cases.items():
-            runs = [case() for _ in range(args.runs)]
-            times = [ms for ms, _ in runs]
-            items = len(runs[-1][1]["items"])
-            median = statistics.median(times)
-            ok = "ok" if median <= GOALS[name] else "SLOW"
-            print(f"{name:<22}{median:>10.1f}{min(times):>8.1f}{max(times):>8.1f}{items:>7}"
-                  f"{GOALS[name]:>8}{DJANGO.get(name, ''):>8}  {ok}")
-
-        if not args.skip_delete_all:
-            print()
-            floor = measure_floor(cloud)
+        with PeakRss(cloud.process.pid) as rss:
+            from tests.support.cloud import upload_via_api, wait_for_import
+            api = cloud.api_url
             t0 = time.perf_counter()
-            job = requests.delete(f"{api}/products", timeout=60).json()
-            while True:
-                view = requests.get(f"{api}/products/delete-all/{job['id']}", timeout=60).json()
-                if view["status"] in ("SUCCEEDED", "FAILED"):
-                    break
-                time.sleep(0.2)
-            seconds = time.perf_counter() - t0
-            left = get(api, {"limit": 1})
-            print(f"delete-all: {view['status']} deleted={view['deleted']} in {seconds:.1f} s "
-                  f"({view['deleted'] / seconds:,.0f} items/s); left: total={left['total']} items={len(left['items'])}")
-            print(f"emulator floor (BatchWriteItem deletes, 8 threads): {floor:.1f} s; "
-                  f"ratio {seconds / floor:.2f} (goal <= 1.5)")
-        print(f"\npeak RSS of this process (local cloud in-process): "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            summary = wait_for_import(cloud, upload_via_api(cloud, csv_path), timeout=3600)
+            print(f"import: {summary['status']} created={summary['created']} in {time.perf_counter() - t0:.1f} s")
+            total = get(api, {"limit": 1})["total"]
+            print(f"catalog: {total} products\n")
+
+            cases = {
+                "first page": lambda: timed(lambda: get(api, {})),
+                "page 200": lambda: page_200(api),
+                "sku prefix abc": lambda: timed(lambda: get(api, {"sku": "abc"})),
+                "active=false": lambda: timed(lambda: get(api, {"active": "false"})),
+                "name contains steel": lambda: timed(lambda: get(api, {"q": "steel"})),
+                "name contains zzqx": lambda: timed(lambda: get(api, {"q": "zzqx"})),
+            }
+            print(f"{'case':<22}{'median ms':>10}{'min':>8}{'max':>8}{'items':>7}{'goal':>8}{'django':>8}")
+            for name, case in cases.items():
+                runs = [case() for _ in range(args.runs)]
+                times = [ms for ms, _ in runs]
+                items = len(runs[-1][1]["items"])
+                median = statistics.median(times)
+                ok = "ok" if median <= GOALS[name] else "SLOW"
+                print(f"{name:<22}{median:>10.1f}{min(times):>8.1f}{max(times):>8.1f}{items:>7}"
+                      f"{GOALS[name]:>8}{DJANGO.get(name, ''):>8}  {ok}")
+
+            if not args.skip_delete_all:
+                print()
+                floor = measure_floor(cloud)
+                t0 = time.perf_counter()
+                job = requests.delete(f"{api}/products", timeout=60).json()
+                while True:
+                    view = requests.get(f"{api}/products/delete-all/{job['id']}", timeout=60).json()
+                    if view["status"] in ("SUCCEEDED", "FAILED"):
+                        break
+                    time.sleep(0.2)
+                seconds = time.perf_counter() - t0
+                left = get(api, {"limit": 1})
+                print(f"delete-all: {view['status']} deleted={view['deleted']} in {seconds:.1f} s "
+                      f"({view['deleted'] / seconds:,.0f} items/s); left: total={left['total']} items={len(left['items'])}")
+                print(f"emulator floor (BatchWriteItem deletes, 8 threads): {floor:.1f} s; "
+                      f"ratio {seconds / floor:.2f} (goal <= 1.5)")
     finally:
         cloud.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\npeak RSS of the local cloud (python -m local + its dynalite): {rss.peak / 2 ** 20:,.0f} MiB")
 
 
 def measure_floor(cloud) -> float:
     """Copies the catalog into a scratch table with the same indexes, then times deleting every key."""
     ddb = cloud.client("dynamodb")
-    source = cloud.ref("ProductsTable")
+    source = cloud.name("ProductsTable")
     scratch = source + "-floor"
     desc = ddb.describe_table(TableName=source)["Table"]
     ddb.create_table(TableName=scratch, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=desc["AttributeDefinitions"],

@@ -1,11 +1,13 @@
 """Webhook delivery benchmark through the local cloud (issue 4).
 
-Phases of N events each: 5 healthy endpoints (deliveries per second); then, --repeat times in
-turn, 4 healthy endpoints alone (the baseline) and the same 4 with a fifth that hangs (never answers
-before the per-attempt timeout). Prints deliveries per second to the healthy receivers, their
-latency (event sent -> request received), and the extra time the hanging endpoint adds to the
-healthy ones' deliveries: each hanging phase against the baseline run just before it, as the
-median over the repeats (the machine's speed drifts, so pairs are compared, not single runs).
+Phases of N events each. First a reference: four healthy endpoints alone. Then --repeat pairs,
+in alternating order: five healthy endpoints, and the same four healthy with a fifth that hangs
+(never answers before the per-attempt timeout). Every phase has the same four healthy receivers,
+so phases compare on the time by which those four had every event, and on their latencies (event
+sent -> request received). The extra time the hanging endpoint adds is the hanging phase against
+the five-healthy phase of its pair (the same work fanned out, only the fifth's answers differ), as
+the median over the pairs; it is also shown against the four-endpoint reference.
+
 Between phases both delivery lanes are drained. The local cloud runs as its own `python -m local`
 process, as a user runs it; the receivers (the other systems) live in this process on 127.0.0.1.
 Every phase is bounded by --deadline.
@@ -94,8 +96,11 @@ def send_events(cloud, count: int, phase: str) -> float:
 
 
 def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, deadline: float) -> dict:
+    """Sends `events` events and waits for every healthy receiver to have each one. The first four
+    healthy receivers are "the four" that every phase has, so phases compare on their deliveries."""
     healthy = [Receiver() for _ in range(healthy_count)]
     stuck = Receiver(hang=True) if hanging else None
+    four = healthy[:4]
     ids = []
     for receiver in healthy + ([stuck] if stuck else []):
         response = requests.post(f"{cloud.api_url}/webhooks", json={"url": receiver.url}, timeout=30)
@@ -104,15 +109,19 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     expected = events * len(healthy)
     started = send_events(cloud, events, name)
     sent_seconds = time.time() - started
-    complete = True
+    complete, four_done = True, None
     while sum(len(r.seen) for r in healthy) < expected:
+        if four_done is None and sum(len(r.seen) for r in four) >= events * len(four):
+            four_done = time.time()
         if time.time() > deadline:
             complete = False
             break
         time.sleep(0.2)
-    seconds = time.time() - started
-    latencies = sorted(v for r in healthy for v in r.seen.values())
-    delivered = len(latencies)
+    ended = time.time()
+    four_done = four_done or ended
+    all_latencies = sorted(v for r in healthy for v in r.seen.values())
+    latencies = sorted(v for r in four for v in r.seen.values())
+    delivered = len(all_latencies)
     duplicates = sum(r.requests for r in healthy) - delivered
     hanging_attempts = stuck.requests if stuck else 0
     for endpoint_id in ids:
@@ -121,15 +130,27 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
         receiver.stop()
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
     return {"phase": name, "events": events, "healthy_endpoints": len(healthy), "hanging_endpoints": int(hanging),
-            "healthy_deliveries": delivered, "expected": expected, "complete": complete,
-            "duplicates": duplicates, "hanging_endpoint_attempts": hanging_attempts, "seconds": round(seconds, 2), "enqueue_seconds": round(sent_seconds, 2),
-            "deliveries_per_second": round(delivered / seconds, 1) if seconds else 0.0,
+            "healthy_deliveries": delivered, "expected": expected, "complete": complete, "duplicates": duplicates,
+            "hanging_endpoint_attempts": hanging_attempts, "enqueue_seconds": round(sent_seconds, 2),
+            "seconds": round(ended - started, 2),
+            "deliveries_per_second": round(delivered / (ended - started), 1),
+            # the four receivers every phase has
+            "four_seconds": round(four_done - started, 2),
             "latency_p50_s": round(pct(0.5), 3), "latency_p95_s": round(pct(0.95), 3),
             "latency_max_s": round(latencies[-1], 3) if latencies else None,
             "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None}
 
 
-PHASES = (("five-healthy", 5, False), ("four-healthy", 4, False), ("four-healthy-one-hanging", 4, True))
+FOUR, FIVE, HANGING = ("four-healthy", 4, False), ("five-healthy", 5, False), ("four-healthy-one-hanging", 4, True)
+
+
+def plan_phases(repeat: int) -> list[tuple[str, int, bool]]:
+    """The four-endpoint reference, then `repeat` pairs of five healthy and four healthy + one hanging,
+    in alternating order (ABBA) so the machine's drift does not favour one side."""
+    plan = [FOUR]
+    for k in range(repeat):
+        plan += [FIVE, HANGING] if k % 2 == 0 else [HANGING, FIVE]
+    return plan
 
 
 def drain(cloud, timeout: float = 120) -> None:
@@ -154,9 +175,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events per phase (default 10,000)")
     parser.add_argument("--timeout", type=float, default=2.0, help="per-attempt timeout, seconds")
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds per phase before giving up")
-    parser.add_argument("--repeat", type=int, default=1, help="baseline + hanging pairs to run (default 1)")
-    parser.add_argument("--phases", default="", help="comma-separated phases to run (default: all): "
-                                                     + ", ".join(p[0] for p in PHASES))
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of five-healthy and hanging phases (default 1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -169,11 +188,8 @@ def main() -> None:
         cloud = CloudProcess(Path(data_dir), parameters)
         try:
             with PeakRss(cloud.process.pid) as rss:
-                plan = [PHASES[0]] + [PHASES[1], PHASES[2]] * args.repeat
                 phases = []
-                for name, healthy, hanging in plan:
-                    if args.phases and name not in args.phases.split(","):
-                        continue
+                for name, healthy, hanging in plan_phases(args.repeat):
                     phases.append(run_phase(cloud, name, args.events, healthy, hanging,
                                             deadline=time.time() + args.deadline))
                     drain(cloud)
@@ -184,30 +200,43 @@ def main() -> None:
     print()
     for r in phases:
         print(f"{r['phase']:>25}: {r['healthy_deliveries']:,}/{r['expected']:,} deliveries to the healthy endpoints "
-              f"in {r['seconds']} s = {r['deliveries_per_second']:,}/s; latency p50 {r['latency_p50_s']} s, "
-              f"p95 {r['latency_p95_s']} s, max {r['latency_max_s']} s; duplicates {r['duplicates']}"
+              f"in {r['seconds']} s = {r['deliveries_per_second']:,}/s; the four: all delivered at {r['four_seconds']} s, "
+              f"latency p50 {r['latency_p50_s']} s, p95 {r['latency_p95_s']} s, max {r['latency_max_s']} s; "
+              f"duplicates {r['duplicates']}"
               + (f"; attempts at the hanging endpoint meanwhile: {r['hanging_endpoint_attempts']:,}"
                  if r["hanging_endpoints"] else ""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # Linux: KiB
     print(f"peak RSS: local cloud (python -m local + dynalite) {rss.peak / 2 ** 20:,.0f} MiB; "
           f"this process (the receivers) {peak / 2 ** 20:,.0f} MiB")
-    pairs = [(a, b) for a, b in zip(phases, phases[1:])
-             if a["phase"] == "four-healthy" and b["phase"] == "four-healthy-one-hanging"]
-    if pairs:
-        def extra(key: str) -> list[float]:
-            return [b[key] - a[key] for a, b in pairs]
+    report_extra(phases, args.timeout)
 
-        def fmt(values: list[float]) -> str:
-            return ", ".join(f"{v:+.2f}" for v in values)
-        print(f"extra time the hanging endpoint adds to the healthy deliveries (hanging phase - the baseline "
-              f"before it; per-attempt timeout {args.timeout} s), over {len(pairs)} pair(s):")
-        for key, label in (("seconds", "total time"), ("latency_p50_s", "latency p50"),
-                           ("latency_p95_s", "latency p95"), ("latency_max_s", "latency max")):
-            values = extra(key)
-            print(f"  {label:<12} median {statistics.median(values):+.2f} s  (pairs: {fmt(values)} s)")
-        ratios = [b["seconds"] / a["seconds"] for a, b in pairs]
-        print(f"  total time ratio, hanging / baseline: median {statistics.median(ratios):.3f} "
-              f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})")
+
+def report_extra(phases: list[dict], timeout: float) -> None:
+    """The extra time a hanging fifth endpoint adds to the four's deliveries, against the same fifth
+    endpoint answering (pairs; median), and against no fifth endpoint at all (the reference run)."""
+    by_name: dict[str, list[dict]] = {}
+    for r in phases[1:]:
+        by_name.setdefault(r["phase"], []).append(r)
+    pairs = list(zip(by_name.get(FIVE[0], []), by_name.get(HANGING[0], [])))
+    if not pairs:
+        return
+    print(f"\nextra time a hanging fifth endpoint adds to the four healthy endpoints' deliveries "
+          f"(per-attempt timeout {timeout} s), over {len(pairs)} pair(s) against the fifth endpoint answering:")
+    for key, label in (("four_seconds", "all delivered"), ("latency_p50_s", "latency p50"),
+                       ("latency_p95_s", "latency p95"), ("latency_max_s", "latency max")):
+        values = [b[key] - a[key] for a, b in pairs]
+        print(f"  {label:<14} median {statistics.median(values):+.2f} s  "
+              f"(pairs: {', '.join(f'{v:+.2f}' for v in values)} s)")
+    ratios = [b["four_seconds"] / a["four_seconds"] for a, b in pairs]
+    print(f"  ratio hanging / answering: median {statistics.median(ratios):.3f} "
+          f"(pairs: {', '.join(f'{r:.3f}' for r in ratios)})")
+    reference = phases[0]
+    if reference["phase"] == FOUR[0]:
+        hanging = statistics.median(b["four_seconds"] for _, b in pairs)
+        answering = statistics.median(a["four_seconds"] for a, _ in pairs)
+        print(f"  against no fifth endpoint (one reference run, {reference['four_seconds']} s): "
+              f"hanging fifth {hanging / reference['four_seconds']:.3f}x, "
+              f"answering fifth {answering / reference['four_seconds']:.3f}x")
 
 
 if __name__ == "__main__":

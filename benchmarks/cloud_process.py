@@ -68,6 +68,10 @@ class CloudProcess:
                                               region_name="us-east-1", aws_access_key_id="local",
                                               aws_secret_access_key="local")
 
+    @staticmethod
+    def name(logical_id: str) -> str:
+        """The name the local cloud gives a table or queue of the template: `catalog-<LogicalId>`."""
+        return f"{STACK}-{logical_id}"
+
     def queue_url(self, logical_id: str) -> str:
-        """The URL of one of the template's queues (the local cloud names them `catalog-<LogicalId>`)."""
-        return self.client("sqs").get_queue_url(QueueName=f"{STACK}-{logical_id}")["QueueUrl"]
+        return self.client("sqs").get_queue_url(QueueName=self.name(logical_id))["QueueUrl"]
