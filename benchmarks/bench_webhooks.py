@@ -41,6 +41,7 @@ from cloud_process import CloudProcess, PeakRss  # noqa: E402
 class Receiver:
     def __init__(self, hang: bool = False):
         self.seen: dict[str, float] = {}          # webhook-id -> latency (s), first arrival
+        self.last_first_arrival = 0.0              # when the latest new webhook-id arrived
         self.requests = 0
         self.lock = threading.Lock()
         self.release = threading.Event()
@@ -60,7 +61,9 @@ class Receiver:
                     sent_at = json.loads(body)["data"]["sent_at"]
                     with receiver.lock:
                         receiver.requests += 1
-                        receiver.seen.setdefault(self.headers["webhook-id"], now - sent_at)
+                        if self.headers["webhook-id"] not in receiver.seen:
+                            receiver.seen[self.headers["webhook-id"]] = now - sent_at
+                            receiver.last_first_arrival = now
                 self.send_response(200)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -109,16 +112,14 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     expected = events * len(healthy)
     started = send_events(cloud, events, name)
     sent_seconds = time.time() - started
-    complete, four_done = True, None
+    complete = True
     while sum(len(r.seen) for r in healthy) < expected:
-        if four_done is None and sum(len(r.seen) for r in four) >= events * len(four):
-            four_done = time.time()
         if time.time() > deadline:
             complete = False
             break
         time.sleep(0.2)
-    ended = time.time()
-    four_done = four_done or ended
+    ended = max(r.last_first_arrival for r in healthy) if complete else time.time()
+    four_done = max(r.last_first_arrival for r in four) if complete else ended
     all_latencies = sorted(v for r in healthy for v in r.seen.values())
     latencies = sorted(v for r in four for v in r.seen.values())
     delivered = len(all_latencies)
