@@ -41,7 +41,6 @@ PURPOSE = "products"
 MAX_LIMIT = 200
 FILTERED_PAGE = 4000      # items DynamoDB evaluates per filtered query call (fewer round trips)
 PARALLEL_SHARDS = 4       # shards queried at once when a filter may leave shards empty
-SCAN_SEGMENTS = 4         # parallel Scan segments when a filter matches too rarely to walk
 SCAN_WHEN_SHARE = 0.5     # scan when a page projects to need more than this share of the shards left
 SPARSE_PROBE = 2000       # inactive items read to learn which shards hold any
 
@@ -86,6 +85,15 @@ class Plan:
     def filtered(self) -> bool:
         return bool(self.filters)
 
+    def attributes(self, shard_value: str, shard: str) -> tuple[dict, dict]:
+        """ExpressionAttributeNames and -Values: the plan's, `#sh` for the shard attribute with `shard`
+        as `shard_value`, and `:p` for the SKU prefix if any."""
+        names = {"#sh": self.shard_attr, **self.names}
+        values = {shard_value: {"S": shard}, **self.values}
+        if self.prefix:
+            values[":p"] = {"S": self.prefix}
+        return names, values
+
 
 @dataclass
 class Walk:
@@ -108,9 +116,9 @@ class Page:
 
 
 class ProductQuery:
-    def __init__(self, products_table: str, imports_table: str, scan_segments: int = SCAN_SEGMENTS):
+    def __init__(self, products_table: str, imports_table: str, scan_segments: int):
         self.table = products_table
-        self.scan_segments = max(1, scan_segments)
+        self.scan_segments = max(1, scan_segments)    # for a filter that matches too rarely to walk
         self.stats = CatalogStats(imports_table)
         self.ddb = client("dynamodb")
 
@@ -218,12 +226,10 @@ class ProductQuery:
 
     # --- reading the index -----------------------------------------------------------------
     def _query_args(self, plan: Plan, shard: str, start_key: str | None, forward: bool, limit: int | None) -> dict:
-        names = {"#sh": plan.shard_attr, **plan.names}
-        values = {":sh": {"S": shard}, **plan.values}
+        names, values = plan.attributes(":sh", shard)
         condition = "#sh = :sh"
         if plan.prefix:
             condition += " AND begins_with(sku_key, :p)"
-            values[":p"] = {"S": plan.prefix}
         kwargs = dict(TableName=self.table, IndexName=plan.index, KeyConditionExpression=condition,
                       ExpressionAttributeNames=names, ExpressionAttributeValues=values, ScanIndexForward=forward)
         if plan.filters:
@@ -297,12 +303,10 @@ class ProductQuery:
     def _scan_rest(self, plan: Plan, last_shard: str, forward: bool, pool: ThreadPoolExecutor) -> list[dict]:
         """Every match in the shards after `last_shard` (in walk order), in walk order: one parallel
         segmented Scan of the plan's index, filtered by the plan's conditions."""
-        names = {"#sh": plan.shard_attr, **plan.names}
-        values = {":walked": {"S": last_shard}, **plan.values}
+        names, values = plan.attributes(":walked", last_shard)
         filters = [f"#sh {'>' if forward else '<'} :walked", *plan.filters]
         if plan.prefix:
             filters.append("begins_with(sku_key, :p)")
-            values[":p"] = {"S": plan.prefix}
         request = dict(TableName=self.table, IndexName=plan.index, FilterExpression=" AND ".join(filters),
                        ExpressionAttributeNames=names, ExpressionAttributeValues=values,
                        TotalSegments=self.scan_segments)

@@ -180,6 +180,3 @@ class EndpointStore:
 
     def mark_failing(self, endpoint_id: str) -> dict | None:
         return self.update(endpoint_id, {"failing": True})
-
-    def mark_slow(self, endpoint_id: str, until: int) -> dict | None:
-        return self.update(endpoint_id, {"slow_until": until})

@@ -56,18 +56,15 @@ class Worker:
             return SLOW
         return MAIN
 
-    def handle(self, msg: dict, lane: str, endpoint: dict | None, outbox: list | None = None) -> str:
+    def handle(self, msg: dict, lane: str, endpoint: dict | None, outbox: list) -> str:
         """Processes one delivery message; returns what happened (for logs and tests). The messages it
-        leads to (a longer wait, a move to the slow lane, a retry) are sent at once, or, with `outbox`,
-        appended to it as (queue URL, message) for the caller to send in batches."""
+        leads to (a longer wait, a move to the slow lane, a retry) are appended to `outbox` as
+        (queue URL, message), for the caller to send in batches."""
         config, now = self.config, time.time()
         endpoint_id = msg["endpoint_id"]
 
         def send_later(lane_: str, message: dict) -> None:
-            if outbox is None:
-                queue.send(self._queue_url(lane_), [message])
-            else:
-                outbox.append((self._queue_url(lane_), message))
+            outbox.append((self._queue_url(lane_), message))
 
         if endpoint is None:
             return "dropped: endpoint deleted"
