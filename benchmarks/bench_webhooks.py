@@ -85,7 +85,7 @@ class Receiver:
 
 def send_events(cloud, count: int, phase: str) -> float:
     """Puts `count` envelopes on the events queue (10 per call); returns when it started."""
-    from catalog.events import envelope
+    from catalog.shared.events import envelope
     sqs, url = cloud.client("sqs"), cloud.queue_url("EventsQueue")
     started = time.time()
     for start in range(0, count, 10):

@@ -3,6 +3,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from catalog.shared.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
+
 import http_errors
 import imports_routes
 import products_routes
@@ -28,9 +30,29 @@ def invalid_request(error: RequestValidationError):
     return http_errors.validation_response(error.errors())
 
 
-@app.exception_handler(http_errors.ApiError)
-def api_error(error: http_errors.ApiError):
-    return error.response()
+@app.exception_handler(NotFound)
+def not_found(error: NotFound):
+    return http_errors.domain_error_response(error)
+
+
+@app.exception_handler(Conflict)
+def conflict(error: Conflict):
+    return http_errors.domain_error_response(error)
+
+
+@app.exception_handler(BadRequest)
+def bad_request(error: BadRequest):
+    return http_errors.domain_error_response(error)
+
+
+@app.exception_handler(Invalid)
+def invalid(error: Invalid):
+    return http_errors.domain_error_response(error)
+
+
+@app.exception_handler(TooLarge)
+def too_large(error: TooLarge):
+    return http_errors.domain_error_response(error)
 
 
 @logger.inject_lambda_context

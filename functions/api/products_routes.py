@@ -19,19 +19,20 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from catalog import delete_all, rules
-from catalog.product_writes import (ProductExists, ProductNotFound, ProductValues, ProductWriter,
-                                    WriteConflict)
-from catalog.products_query import MAX_LIMIT, BadQueryError, ProductFilter, ProductQuery
-from catalog.settings import get_settings
-from http_errors import ApiError
+from catalog.products import delete_all, rules
+from catalog.products.delete_all_jobs import DeleteAllJobs, view
+from catalog.products.errors import DeleteAllNotFound, SkuChanged
+from catalog.products.listing import MAX_LIMIT, ProductFilter, ProductQuery
+from catalog.products.writes import ProductValues, ProductWriter
+from catalog.shared.errors import Invalid
+from catalog.shared.settings import get_settings
 
 router = Router()
 
 READ_ONLY = ("id", "created_at", "updated_at")
 
 
-def _text(value: Any, field: str) -> Optional[str]:
+def _text(value: Any) -> Optional[str]:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -73,17 +74,17 @@ class _ProductBody(BaseModel):
     @field_validator("sku", mode="before", check_fields=False)
     @classmethod
     def _sku(cls, value):
-        return None if value is None else _rule(rules.parse_sku, _text(value, "sku"))
+        return None if value is None else _rule(rules.parse_sku, _text(value))
 
     @field_validator("name", mode="before", check_fields=False)
     @classmethod
     def _name(cls, value):
-        return _rule(rules.parse_name, _text(value, "name"))
+        return _rule(rules.parse_name, _text(value))
 
     @field_validator("description", mode="before", check_fields=False)
     @classmethod
     def _description(cls, value):
-        return _rule(rules.parse_description, _text(value, "description"))
+        return _rule(rules.parse_description, _text(value))
 
     @field_validator("price", mode="before", check_fields=False)
     @classmethod
@@ -133,25 +134,14 @@ def _sku_param(sku: str) -> str:
     return unquote(sku)
 
 
-def _refuse_during_delete_all() -> None:
-    job = delete_all.running_job(_settings().imports_table)
-    if job:
-        raise ApiError(409, f"a delete-all is running ({job}); try again when it has finished")
-
-
 def _same_sku(path_sku: str, body_sku: Optional[str]) -> str:
     """The display SKU to store: the body's when it names the same product, else the path's."""
     path_sku = path_sku.strip()
     if body_sku is None:
         return path_sku
     if rules.normalize_sku(body_sku) != rules.normalize_sku(path_sku):
-        raise ApiError(422, "the SKU cannot be changed: it is the product's identity (create a new product instead)",
-                       {"sku": f"must be '{path_sku}' (the SKU in the path); a product's SKU cannot be changed"})
+        raise SkuChanged(path_sku)
     return body_sku
-
-
-def _not_found(sku: str) -> ApiError:
-    return ApiError(404, f"product '{sku}' not found")
 
 
 # --- listing ------------------------------------------------------------------------------
@@ -164,68 +154,45 @@ def list_products(
         limit: Annotated[Optional[int], Query(ge=1, le=MAX_LIMIT, description="Page size (default 50)")] = None,
         cursor: Annotated[Optional[str], Query(max_length=2000, description="`next` or `prev` of a page")] = None):
     if q and name and q.strip().lower() != name.strip().lower():
-        raise ApiError(422, "give the name filter as q or as name, not both", {"name": "conflicts with q"})
+        raise Invalid("give the name filter as q or as name, not both", {"name": "conflicts with q"})
     s = _settings()
     query = ProductQuery(s.products_table, s.imports_table, s.name_search_scan_segments)
-    try:
-        page = query.list(ProductFilter.of(sku, q or name, active), limit or min(s.page_size, MAX_LIMIT), cursor)
-    except BadQueryError as error:
-        raise ApiError(400, error.message, {error.field: error.message}) from None
+    page = query.list(ProductFilter.of(sku, q or name, active), limit or min(s.page_size, MAX_LIMIT), cursor)
     return page.to_json()
 
 
 # --- delete-all (before /products/<sku> so its paths are never taken for a SKU) -------------
 @router.delete("/products", summary="Delete every product: starts a background job (202), poll its progress")
 def start_delete_all():
-    try:
-        job = delete_all.start(_settings())
-    except delete_all.DeleteAllRunning as error:
-        raise ApiError(409, str(error)) from None
-    except delete_all.ImportRunning as error:
-        raise ApiError(409, str(error)) from None
+    job = delete_all.start(_settings())
     location = f"/products/delete-all/{job['id']}"
-    return Response(202, "application/json", {**delete_all.view(job), "url": location},
+    return Response(202, "application/json", {**view(job), "url": location},
                     headers={"Location": location})
 
 
 @router.get("/products/delete-all/<job_id>", summary="A delete-all job's status and progress")
 def get_delete_all(job_id: Annotated[str, Path(max_length=80)]):
-    job = delete_all.get_job(_settings().imports_table, job_id)
+    job = DeleteAllJobs(_settings().imports_table).get(job_id)
     if job is None:
-        raise ApiError(404, f"delete-all job '{job_id}' not found")
-    return delete_all.view(job)
+        raise DeleteAllNotFound(job_id)
+    return view(job)
 
 
 # --- one product --------------------------------------------------------------------------
 @router.get("/products/<sku>", summary="One product")
 def get_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
-    sku = _sku_param(sku)
-    try:
-        return _writer().get(sku).to_json()
-    except ProductNotFound:
-        raise _not_found(sku) from None
+    return _writer().get(_sku_param(sku)).to_json()
 
 
 @router.post("/products", summary="Create a product (409 when the SKU exists in any letter case)")
 def create_product(body: ProductCreate):
-    _refuse_during_delete_all()
-    values = ProductValues(body.sku, body.name, body.description, body.price, body.active)
-    try:
-        product = _writer().create(values)
-    except ProductExists as error:
-        raise ApiError(409, str(error), {"sku": str(error)}) from None
+    product = _writer().create(ProductValues(body.sku, body.name, body.description, body.price, body.active))
     return Response(201, "application/json", product.to_json(),
                     headers={"Location": f"/products/{quote(product.sku, safe='')}"})
 
 
 def _update(sku: str, change) -> dict:
-    _refuse_during_delete_all()
-    try:
-        product, _changed = _writer().update(sku, change)
-    except ProductNotFound:
-        raise _not_found(sku) from None
-    except WriteConflict as error:
-        raise ApiError(409, str(error)) from None
+    product, _changed = _writer().update(sku, change)
     return product.to_json()
 
 
@@ -243,9 +210,9 @@ def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body:
     given = body.model_fields_set - set(READ_ONLY)
     for field in ("name", "description", "active"):
         if field in given and getattr(body, field) is None:
-            raise ApiError(422, f"invalid request ({field}: must not be null)", {field: "must not be null"})
+            raise Invalid(f"invalid request ({field}: must not be null)", {field: "must not be null"})
     if not given:
-        raise ApiError(422, "nothing to change: give at least one of name, description, price, active",
+        raise Invalid("nothing to change: give at least one of name, description, price, active",
                        {"body": "no fields to change"})
     display = _same_sku(sku, body.sku)
 
@@ -261,10 +228,4 @@ def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body:
 
 @router.delete("/products/<sku>", summary="Delete a product")
 def delete_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
-    sku = _sku_param(sku)
-    _refuse_during_delete_all()
-    try:
-        product = _writer().delete(sku)
-    except ProductNotFound:
-        raise _not_found(sku) from None
-    return {"deleted": product.to_json()}
+    return {"deleted": _writer().delete(_sku_param(sku)).to_json()}

@@ -7,15 +7,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, Field, field_validator
 
-from catalog import cursors
-from catalog.events import EVENT_TYPES
-from catalog.webhooks import queue
-from catalog.webhooks.config import get_config
+from catalog.shared import cursors
+from catalog.shared.events import EVENT_TYPES
+from catalog.shared.settings import WebhookSettings, get_settings
+from catalog.webhooks import management
 from catalog.webhooks.endpoints import ALL, EndpointStore, public_view
+from catalog.webhooks.errors import EndpointNotFound
 from catalog.webhooks.log import DeliveryLog
-from catalog.webhooks.urls import UnsafeUrlError, check_url
-from catalog.webhooks.worker import attempt, sample_event
-from http_errors import ApiError
 
 router = Router()
 EventType = Literal[
@@ -57,27 +55,21 @@ class TestWebhookRequest(BaseModel):
     event_type: str = Field(default="webhook.test", max_length=64, description="type of the sample event")
 
 
+def _settings() -> WebhookSettings:
+    return get_settings().webhooks
+
+
 def _store() -> EndpointStore:
-    return EndpointStore(get_config().table)
+    return EndpointStore(_settings().table)
 
 
-def _found(endpoint_id: str) -> dict:
-    endpoint = _store().get(endpoint_id)
-    if endpoint is None:
-        raise ApiError(404, f"webhook '{endpoint_id}' not found")
-    return endpoint
-
-
-def _check_url(url: str) -> None:
-    try:
-        check_url(url, get_config().allow_private_targets)
-    except UnsafeUrlError as error:
-        raise ApiError(422, f"the URL is refused: {error}", {"url": str(error)}) from None
+def _log() -> DeliveryLog:
+    return DeliveryLog(_settings().table, _settings().log_ttl_seconds)
 
 
 @router.post("/webhooks", summary="Create a webhook endpoint; the signing secret is returned only now")
 def create_webhook(request: CreateWebhookRequest):
-    _check_url(request.url)
+    management.check_endpoint_url(request.url, _settings())
     endpoint = _store().create(request.url, request.event_types, request.description, request.enabled)
     return Response(201, content_types.APPLICATION_JSON, {**public_view(endpoint), "secret": endpoint["secret"]})
 
@@ -89,33 +81,32 @@ def list_webhooks():
 
 @router.get("/webhooks/<endpoint_id>", summary="One webhook endpoint, with its recent deliveries")
 def get_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
-    endpoint = public_view(_found(endpoint_id))
-    config = get_config()
-    endpoint["recent_deliveries"], _ = DeliveryLog(config.table, config.log_ttl_seconds).list(endpoint_id, 20)
+    endpoint = public_view(management.found(_settings(), endpoint_id))
+    endpoint["recent_deliveries"], _ = _log().list(endpoint_id, 20)
     return endpoint
 
 
 @router.patch("/webhooks/<endpoint_id>", summary="Change URL, event types, description; enable or disable")
 def update_webhook(endpoint_id: Annotated[str, Path(max_length=64)], request: UpdateWebhookRequest):
     store = _store()
-    _found(endpoint_id)
+    management.found(_settings(), endpoint_id)
     changes = request.model_dump(exclude_none=True, exclude={"enabled"})
     if "url" in changes:
-        _check_url(changes["url"])
+        management.check_endpoint_url(changes["url"], _settings())
     endpoint = store.update(endpoint_id, changes) if changes else store.get(endpoint_id)
     if endpoint is not None and request.enabled is True and (not endpoint.get("enabled") or endpoint.get("failing")):
         endpoint = store.enable(endpoint_id)
     elif endpoint is not None and request.enabled is False:
         endpoint = store.disable(endpoint_id, "disabled by a user")
     if endpoint is None:
-        raise ApiError(404, f"webhook '{endpoint_id}' not found")
+        raise EndpointNotFound(endpoint_id)
     return public_view(endpoint)
 
 
 @router.delete("/webhooks/<endpoint_id>", summary="Delete a webhook endpoint")
 def delete_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
     if not _store().delete(endpoint_id):
-        raise ApiError(404, f"webhook '{endpoint_id}' not found")
+        raise EndpointNotFound(endpoint_id)
     return Response(204, content_types.APPLICATION_JSON, "")
 
 
@@ -124,7 +115,7 @@ def delete_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
 def rotate_secret(endpoint_id: Annotated[str, Path(max_length=64)]):
     rotated = _store().rotate_secret(endpoint_id)
     if rotated is None:
-        raise ApiError(404, f"webhook '{endpoint_id}' not found")
+        raise EndpointNotFound(endpoint_id)
     endpoint, secret = rotated
     return {**public_view(endpoint), "secret": secret}
 
@@ -133,49 +124,24 @@ def rotate_secret(endpoint_id: Annotated[str, Path(max_length=64)]):
              summary="Send a signed sample event now; returns the status code and response time")
 def test_webhook(endpoint_id: Annotated[str, Path(max_length=64)],
                  request: Annotated[Optional[TestWebhookRequest], Body()] = None):
-    endpoint = _found(endpoint_id)
-    config = get_config()
-    event = sample_event((request or TestWebhookRequest()).event_type, endpoint_id)
-    delivery_id = "msg_test_" + event["id"].removeprefix("evt_test_")
-    result = attempt(endpoint, delivery_id, event, config)
-    log = DeliveryLog(config.table, config.log_ttl_seconds)
-    log.record([log.attempt_record(endpoint_id, delivery_id, event, 1, status_code=result.status_code,
-                                   response_ms=result.response_ms, error=result.error,
-                                   outcome="delivered" if result.ok else "failed", kind="test",
-                                   response_excerpt=result.response_excerpt)])
-    _store().record_attempt(endpoint_id, status_code=result.status_code, response_ms=result.response_ms,
-                            ok=result.ok, error=result.error, counts_as_failure=False)
-    return {"ok": result.ok, "status_code": result.status_code, "response_ms": result.response_ms,
-            "error": result.error, "webhook_id": delivery_id, "event": event}
+    return management.send_test(_settings(), endpoint_id, (request or TestWebhookRequest()).event_type)
 
 
 @router.get("/webhooks/<endpoint_id>/deliveries", summary="Recent delivery attempts, newest first")
 def list_deliveries(endpoint_id: Annotated[str, Path(max_length=64)],
                     limit: Annotated[int, Query(ge=1, le=100)] = 50,
                     next: Annotated[Optional[str], Query(description="Cursor from the previous page")] = None):
-    _found(endpoint_id)
-    after = None
-    if next:
-        try:
-            after = cursors.decode(next, f"deliveries:{endpoint_id}")
-        except cursors.BadCursorError as error:
-            raise ApiError(400, str(error), {"next": str(error)}) from None
-    config = get_config()
-    items, last = DeliveryLog(config.table, config.log_ttl_seconds).list(endpoint_id, limit, after)
-    return {"items": items, "next": cursors.encode(last, f"deliveries:{endpoint_id}") if last else None}
+    management.found(_settings(), endpoint_id)
+    purpose = f"deliveries:{endpoint_id}"
+    after = cursors.decode(next, purpose, param="next") if next else None
+    items, last = _log().list(endpoint_id, limit, after)
+    return {"items": items, "next": cursors.encode(last, purpose) if last else None}
 
 
 @router.post("/webhooks/<endpoint_id>/deliveries/<delivery_id>/replay",
              summary="Send a past delivery again (same webhook-id), through the deliveries queue")
 def replay_delivery(endpoint_id: Annotated[str, Path(max_length=64)],
                     delivery_id: Annotated[str, Path(max_length=80)]):
-    endpoint = _found(endpoint_id)
-    config = get_config()
-    record = DeliveryLog(config.table, config.log_ttl_seconds).get_delivery(delivery_id)
-    if record is None or record["endpoint_id"] != endpoint_id:
-        raise ApiError(404, f"delivery '{delivery_id}' not found for this webhook (records expire)")
-    if not endpoint.get("enabled"):
-        raise ApiError(409, "the webhook is disabled; enable it to replay deliveries")
-    queue.send(config.deliveries_queue_url, [queue.message(delivery_id, endpoint_id, record["event"], kind="replay")])
+    management.replay(_settings(), endpoint_id, delivery_id)
     return Response(202, content_types.APPLICATION_JSON,
                     json.dumps({"delivery_id": delivery_id, "endpoint_id": endpoint_id, "queued": True}))

@@ -2,8 +2,8 @@
 plan -> segment (Map item, looped while not done) -> finish; any failure -> fail."""
 from aws_lambda_powertools import Logger
 
-from catalog import delete_all
-from catalog.settings import get_settings
+from catalog.products import delete_all
+from catalog.shared.settings import get_settings
 
 logger = Logger()
 

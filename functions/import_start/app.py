@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from catalog import lifecycle
-from catalog.settings import get_settings
+from catalog.imports import lifecycle
+from catalog.shared.settings import get_settings
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

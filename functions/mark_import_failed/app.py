@@ -1,8 +1,8 @@
 """State "MarkFailed": records a readable failure message and emits upload.failed."""
 from aws_lambda_powertools import Logger
 
-from catalog import lifecycle
-from catalog.settings import get_settings
+from catalog.imports import lifecycle
+from catalog.shared.settings import get_settings
 
 logger = Logger()
 

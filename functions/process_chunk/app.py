@@ -1,8 +1,8 @@
 """Map item "ProcessChunk": validates and upserts one chunk of rows."""
 from aws_lambda_powertools import Logger
 
-from catalog.chunks import process_chunk
-from catalog.settings import get_settings
+from catalog.imports.chunks import process_chunk
+from catalog.shared.settings import get_settings
 
 logger = Logger()
 

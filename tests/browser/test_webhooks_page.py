@@ -12,7 +12,7 @@ import requests
 from playwright.sync_api import Page, expect
 from standardwebhooks.webhooks import Webhook
 
-from catalog import events
+from catalog.shared import events
 from tests.support.cloud import wait_until
 
 

@@ -250,7 +250,7 @@ def test_duplicate_delivery_of_identical_event_is_idempotent(local_cloud, sample
 def test_chunk_failing_once_is_retried_and_counted_exactly(empty_catalog, generated_20k, monkeypatch):
     """A chunk dies after writing its products but before counting them; the retry must count
     what the first attempt wrote (as created), not as unchanged, and never twice."""
-    from catalog import imports as imports_module
+    from catalog.imports import progress as imports_module
     cloud = empty_catalog
     expected = expected_catalog(generated_20k)
     original = imports_module.ImportStore.record_chunk

@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from catalog.products import Product, shard_of
+from catalog.products.store import Product, shard_of
 from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import, wait_until
 
 

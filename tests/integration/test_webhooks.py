@@ -16,7 +16,7 @@ import pytest
 import requests
 from standardwebhooks import Webhook
 
-from catalog import events
+from catalog.shared import events
 from tests.support.cloud import upload_via_api, wait_for_import, wait_until
 
 

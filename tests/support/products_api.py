@@ -14,6 +14,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 IMPORT_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-import"
+DELETE_ALL_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-delete-all"
 
 
 def create_resources() -> str:
@@ -73,8 +74,8 @@ def drain_events(queue_url: str) -> list[dict]:
 
 def load_products(products: list[dict]) -> None:
     """Batch-writes products as an import would (items + stats)."""
-    from catalog.products import Product, ProductStore, shard_of
-    from catalog.stats import CatalogStats
+    from catalog.products.store import Product, ProductStore, shard_of
+    from catalog.products.stats import CatalogStats
     now = "2024-01-01T00:00:00.000000Z"
     items = [Product(p["sku"], p["name"], p.get("description", ""), p.get("price"), p.get("active", True),
                      f"id-{i}", now, now).to_item() for i, p in enumerate(products)]
@@ -83,7 +84,7 @@ def load_products(products: list[dict]) -> None:
 
 
 def order_key(sku: str):
-    from catalog.products import shard_of
+    from catalog.products.store import shard_of
     key = sku.lower()
     return (shard_of(key), key)
 

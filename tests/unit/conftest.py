@@ -7,9 +7,21 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from catalog.shared.aws import client
+from catalog.shared.settings import get_settings
 from tests.support import products_api
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings_and_clients():
+    """Settings and boto3 clients are built once per container; each test gets its own."""
+    get_settings.cache_clear()
+    client.cache_clear()
+    yield
+    get_settings.cache_clear()
+    client.cache_clear()
 
 
 @pytest.fixture
@@ -33,8 +45,8 @@ def pipeline_aws(monkeypatch, moto_env):
         queue = products_api.create_resources()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="uploads")
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue)
-        from catalog.aws import client
-        from catalog.settings import get_settings
+        from catalog.shared.aws import client
+        from catalog.shared.settings import get_settings
         client.cache_clear()
         get_settings.cache_clear()
         yield {"queue": queue}
@@ -47,12 +59,13 @@ def pipeline_aws(monkeypatch, moto_env):
 def aws(monkeypatch, moto_env):
     monkeypatch.setenv("PRODUCTS_TABLE", "products")
     monkeypatch.setenv("IMPORTS_TABLE", "imports")
-    monkeypatch.setenv("STATE_MACHINE_ARN", products_api.IMPORT_ARN)
+    monkeypatch.setenv("IMPORT_STATE_MACHINE_ARN", products_api.IMPORT_ARN)
+    monkeypatch.setenv("DELETE_ALL_STATE_MACHINE_ARN", products_api.DELETE_ALL_ARN)
     with mock_aws():
         queue_url = products_api.create_resources()
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
-        from catalog.aws import client
-        from catalog.settings import get_settings
+        from catalog.shared.aws import client
+        from catalog.shared.settings import get_settings
         get_settings.cache_clear()
         client.cache_clear()
         yield queue_url

@@ -1,8 +1,8 @@
 """Reading CSV: header rules, RFC 4180 records, line numbers, byte offsets, recovery from bad rows."""
 import pytest
 
-from catalog.csvfile import BadFileError, iter_records, parse_header, split_lines
-from catalog.rows import ProductRow, RowError, read_rows
+from catalog.imports.csvfile import BadFileError, iter_records, parse_header, split_lines
+from catalog.imports.rows import ProductRow, RowError, read_rows
 
 
 def records(data: bytes, block: int = 7):

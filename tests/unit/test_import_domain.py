@@ -7,12 +7,13 @@ import json
 import boto3
 import pytest
 
-from catalog import lifecycle
-from catalog.chunks import process_chunk
-from catalog.csvfile import BadFileError
-from catalog.imports import PROCESSING, QUEUED, ImportStore
-from catalog.planner import plan_import
-from catalog.settings import get_settings
+from catalog.imports import lifecycle
+from catalog.imports.chunks import process_chunk
+from catalog.imports.errors import BadFileError
+from catalog.imports.progress import PROCESSING, QUEUED, ImportStore
+from catalog.imports.planner import plan_import
+from catalog.shared.failures import readable_failure
+from catalog.shared.settings import get_settings
 
 CSV = (b"\xef\xbb\xbfSKU,Name,Price\r\n"
        b"K-1,First,1\r\n"          # superseded by row 7 (other chunk)
@@ -83,7 +84,7 @@ def test_retried_chunk_counts_once_and_unchanged_rows_are_not_written(pipeline_a
     # A second import of the same file: everything unchanged, and not one write.
     writes = []
     ddb = boto3.client("dynamodb")
-    from catalog import products as products_module
+    from catalog.products import store as products_module
     original = products_module.ProductStore.write_many
     monkeypatch.setattr(products_module.ProductStore, "write_many",
                         lambda self, items: (writes.extend(items), original(self, items)))
@@ -111,7 +112,7 @@ def test_cancelled_import_chunks_skip_and_finish_keeps_cancelled(pipeline_aws):
     start("imp_5", key)
     lifecycle.run_plan(get_settings(), "imp_5")
     chunks = manifest(plan_import("imp_5", "uploads", key, chunk_rows=4, max_bytes=10_000))
-    assert lifecycle.cancel(get_settings(), "imp_5")[0] is True
+    assert lifecycle.cancel(get_settings(), "imp_5")["status"] == "CANCELLED"
     assert process_chunk(chunks[0], products_table="products", imports_table="imports") == {
         "index": 0, "skipped": "CANCELLED"}
     assert lifecycle.finish(get_settings(), "imp_5")["status"] == "CANCELLED"
@@ -120,9 +121,9 @@ def test_cancelled_import_chunks_skip_and_finish_keeps_cancelled(pipeline_aws):
 
 def test_failure_messages_are_readable():
     cause = json.dumps({"errorType": "BadFileError", "errorMessage": "the file is empty"})
-    assert lifecycle.readable_failure({"Error": "BadFileError", "Cause": cause}) == \
+    assert readable_failure({"Error": "BadFileError", "Cause": cause}) == \
         "The file cannot be imported: the file is empty"
-    assert "did not complete: 2 of 5" in lifecycle.readable_failure(
+    assert "did not complete: 2 of 5" in readable_failure(
         {"Error": "IncompleteImportError", "Cause": json.dumps({"errorType": "IncompleteImportError",
                                                                 "errorMessage": "2 of 5 chunks did not finish"})})
 
@@ -130,8 +131,8 @@ def test_failure_messages_are_readable():
 def test_retry_after_a_crash_between_writes_and_counting_counts_as_the_first_attempt(pipeline_aws, monkeypatch):
     """Non-empty catalog (so chunks compare with stored items): attempt 1 writes, then dies before
     counting; attempt 2 must count those rows as created, not unchanged."""
-    from catalog import imports as imports_module
-    from catalog.products import Product, ProductStore
+    from catalog.imports import progress as imports_module
+    from catalog.products.store import Product, ProductStore
     ProductStore("products").write_many([Product("OTHER-1", "x", "", None, True, "i", "t", "t").to_item()])
     key = put(CSV)
     start("imp_6", key)

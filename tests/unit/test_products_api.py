@@ -213,7 +213,7 @@ def test_listing_totals_and_matches(api):
 
 
 def test_rare_name_search_scans_the_rest_and_counts_matches(api, monkeypatch):
-    from catalog import products_query
+    from catalog.products import listing as products_query
     # 12 shards of 10 products; "walnut" only in the last 8 shards, so the first batch finds none
     products = [{"sku": f"{chr(97 + s)}{chr(97 + s)}-{i}", "name": ("walnut " if s >= 4 and i % 3 == 0 else "oak ") + str(i)}
                 for s in range(12) for i in range(10)]

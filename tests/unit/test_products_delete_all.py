@@ -45,7 +45,7 @@ def run_job(handler, job_id: str, segments_first=None) -> dict:
 
 
 def test_delete_all_empties_the_catalog(api, aws, delete_all_handler, monkeypatch):
-    from catalog import delete_all
+    from catalog.products import delete_all
     monkeypatch.setattr(delete_all, "SCAN_PAGE", 37)       # many pages per segment
     load_products(catalog(300))
     drain_events(aws)
@@ -80,8 +80,8 @@ def test_delete_all_empties_the_catalog(api, aws, delete_all_handler, monkeypatc
 
 
 def test_segment_hands_over_when_time_runs_low(api, delete_all_handler, monkeypatch):
-    from catalog import delete_all
-    from catalog.settings import get_settings
+    from catalog.products import delete_all
+    from catalog.shared.settings import get_settings
     monkeypatch.setattr(delete_all, "SCAN_PAGE", 10)
     load_products(catalog(60))
     _, job = api("DELETE", "/products")
@@ -117,7 +117,7 @@ def test_finish_refuses_when_a_segment_did_not_report(api, delete_all_handler):
 
 
 def test_delete_all_refused_while_an_import_runs(api):
-    from catalog.imports import ImportStore
+    from catalog.imports.progress import ImportStore
     ImportStore("imports").create("imp_20990101T000000_aaaaaaaaaaaa", status="PROCESSING", source="api",
                                   bucket="b", key="incoming/x.csv", file_name="x.csv")
     status, body = api("DELETE", "/products")
@@ -125,9 +125,9 @@ def test_delete_all_refused_while_an_import_runs(api):
 
 
 def test_import_arriving_during_delete_all_is_refused(api, aws):
-    from catalog import lifecycle
-    from catalog.imports import ImportStore
-    from catalog.settings import get_settings
+    from catalog.imports import lifecycle
+    from catalog.imports.progress import ImportStore
+    from catalog.shared.settings import get_settings
     _, job = api("DELETE", "/products")
     drain_events(aws)
     # dropped into the bucket

@@ -18,12 +18,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 import http_errors  # noqa: E402
 import webhooks_routes  # noqa: E402
-from catalog import aws  # noqa: E402
+from catalog.shared import aws  # noqa: E402
+from catalog.shared.errors import DomainError  # noqa: E402
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(webhooks_routes.router)
 app.exception_handler(RequestValidationError)(lambda e: http_errors.validation_response(e.errors()))
-app.exception_handler(http_errors.ApiError)(lambda e: e.response())
+app.exception_handler(DomainError)(http_errors.domain_error_response)
 
 
 def call(method: str, path: str, body=None, query: dict | None = None) -> tuple[int, dict | None]:
@@ -109,14 +110,14 @@ def test_test_button_sends_signed_sample_and_logs(api, httpserver):
 
 
 def test_replay_requeues_past_delivery_with_same_id(api, httpserver):
-    from catalog import events
+    from catalog.shared import events
     from catalog.webhooks import fanout
-    from catalog.webhooks.config import get_config
+    from catalog.shared.settings import get_settings
     from catalog.webhooks.endpoints import EndpointStore
     sqs, url = api
     _, created = call("POST", "/webhooks", {"url": httpserver.url_for("/hook")})
     event = events.envelope(events.UPLOAD_COMPLETED, {"import_id": "imp_1"})
-    fanout.fan_out([event], EndpointStore("webhooks").list(), get_config())
+    fanout.fan_out([event], EndpointStore("webhooks").list(), get_settings().webhooks)
     sqs.purge_queue(QueueUrl=url)
     delivery_id = fanout.delivery_id_for(event["id"], created["id"])
     status, body = call("POST", f"/webhooks/{created['id']}/deliveries/{delivery_id}/replay")

@@ -15,9 +15,11 @@ from moto import mock_aws
 from standardwebhooks import Webhook
 from werkzeug import Response
 
-from catalog import aws, events
+from catalog.shared import aws
+
+from catalog.shared import events
 from catalog.webhooks import fanout, queue
-from catalog.webhooks.config import get_config
+from catalog.shared.settings import get_settings
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
 
@@ -91,7 +93,7 @@ def queued(env, name: str) -> list[dict]:
 
 
 def fan_out(env, *evts):
-    cfg = get_config()
+    cfg = get_settings().webhooks
     return fanout.fan_out(list(evts), env.store.list(), cfg)
 
 

@@ -1,12 +1,14 @@
 """Signing (checked with the independent `standardwebhooks` package), retry schedule, configuration."""
 import base64
 import json
+import os
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from catalog.webhooks import config, schedule, signing
+from catalog.shared.settings import settings_from
+from catalog.webhooks import schedule, signing
 
 
 def test_secret_format_is_standard_webhooks():
@@ -60,10 +62,10 @@ def test_config_from_environment(monkeypatch):
     monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1, 1,2")
     monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1.5")
-    cfg = config.get_config()
+    cfg = settings_from(os.environ).webhooks
     assert cfg.retry_schedule == (1, 1, 2) and cfg.max_attempts == 4
     assert cfg.allow_private_targets is True and cfg.timeout_seconds == 1.5
     monkeypatch.delenv("WEBHOOK_RETRY_SCHEDULE")
     monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS")
-    cfg = config.get_config()
+    cfg = settings_from(os.environ).webhooks
     assert cfg.retry_schedule == (60, 300, 1800, 7200, 43200) and cfg.allow_private_targets is False

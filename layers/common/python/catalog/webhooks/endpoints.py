@@ -10,11 +10,12 @@ import time
 
 from botocore.exceptions import ClientError
 
-from ..aws import client
+from catalog.shared.aws import client
 from boto3.dynamodb.types import TypeSerializer
 
-from ..imports import from_item, is_conditional_failure, now_iso, to_item
-from . import signing
+from catalog.shared.clock import now_iso
+from catalog.shared.dynamo import batch_get, from_item, is_conditional_failure, to_item
+from catalog.webhooks import signing
 
 PK = "endpoint"
 ALL = "*"
@@ -70,19 +71,8 @@ class EndpointStore:
         return from_item(item) if item else None
 
     def get_many(self, endpoint_ids: list[str]) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        ids = sorted(set(endpoint_ids))
-        for start in range(0, len(ids), 100):
-            request = {self.table: {"Keys": [self._key(i) for i in ids[start:start + 100]], "ConsistentRead": True}}
-            while request:
-                response = self.ddb.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    endpoint = from_item(item)
-                    found[endpoint["id"]] = endpoint
-                request = response.get("UnprocessedKeys") or None
-                if request:
-                    time.sleep(0.05)
-        return found
+        items = batch_get(self.ddb, self.table, [self._key(i) for i in sorted(set(endpoint_ids))])
+        return {endpoint["id"]: endpoint for endpoint in map(from_item, items)}
 
     def list(self) -> list[dict]:
         items: list[dict] = []

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 
-from . import queue
-from .config import WebhookConfig
-from .endpoints import subscribed
-from .log import DeliveryLog
+from catalog.webhooks import queue
+from catalog.shared.settings import WebhookSettings
+from catalog.webhooks.endpoints import EndpointStore, subscribed
+from catalog.webhooks.log import DeliveryLog
+
+logger = logging.getLogger(__name__)
 
 
 def delivery_id_for(event_id: str, endpoint_id: str) -> str:
@@ -29,7 +32,7 @@ def targets(event: dict, endpoints: list[dict]) -> list[dict]:
     return [e for e in endpoints if e.get("enabled") and subscribed(e, event.get("type", ""))]
 
 
-def fan_out(events: list[dict], endpoints: list[dict], config: WebhookConfig) -> int:
+def fan_out(events: list[dict], endpoints: list[dict], config: WebhookSettings) -> int:
     """Queues the deliveries for `events`; returns how many. Raises if they could not all be queued."""
     now = time.time()
     main, slow, records = [], [], []
@@ -45,3 +48,22 @@ def fan_out(events: list[dict], endpoints: list[dict], config: WebhookConfig) ->
     if slow:
         queue.send(config.slow_queue_url, slow)
     return len(records)
+
+
+def fan_out_messages(settings: WebhookSettings, bodies: dict[str, str]) -> dict[str, BaseException]:
+    """Fans out a batch of events-queue messages (message id -> body) together: a few
+    SendMessageBatch calls instead of one per event. Returns the messages to bring back: the
+    unreadable ones, or every one when the fan-out failed (safe: delivery ids are stable)."""
+    events, errors = {}, {}
+    for message_id, body in bodies.items():
+        try:
+            events[message_id] = json.loads(body)
+        except ValueError as error:
+            errors[message_id] = error
+    if events:
+        try:
+            fan_out(list(events.values()), EndpointStore(settings.table).list(), settings)
+        except Exception as error:  # noqa: BLE001 - reported per message
+            logger.exception("fan-out failed")
+            errors.update({message_id: error for message_id in events})
+    return errors

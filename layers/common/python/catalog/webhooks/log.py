@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import time
 
-from ..aws import client
-from ..imports import from_item, now_iso, to_item
+from catalog.shared.aws import client
+from catalog.shared.clock import now_iso
+from catalog.shared.dynamo import batch_write, from_item, to_item
 
 
 def _expiry(ttl_seconds: int) -> int:
@@ -72,13 +73,5 @@ class DeliveryLog:
         items = [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items if i.get("expires_at", 0) >= now]
         return items, response.get("LastEvaluatedKey")
 
-    # --- helpers --------------------------------------------------------------------
     def _batch_write(self, requests_: list[dict]) -> None:
-        for start in range(0, len(requests_), 25):
-            pending = {self.table: requests_[start:start + 25]}
-            delay = 0.05
-            while pending:
-                pending = self.ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if pending:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+        batch_write(self.ddb, self.table, requests_)

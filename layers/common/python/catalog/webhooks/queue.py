@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from ..aws import client
-from .schedule import sqs_delay
+from catalog.shared.aws import client
+from catalog.webhooks.schedule import sqs_delay
 
 
 class QueueError(RuntimeError):

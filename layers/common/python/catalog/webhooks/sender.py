@@ -13,7 +13,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .urls import UnsafeUrlError, check_url, is_public_address
+from catalog.webhooks.urls import UnsafeUrlError, check_url, is_public_address
 
 USER_AGENT = "catalog-importer-webhooks/1.0"
 

@@ -2,7 +2,7 @@
 resolves to a private, loopback, link-local, metadata or otherwise non-public address.
 
 Checked when an endpoint is saved and again before every attempt (DNS can change); the HTTP
-layer (http.py) additionally checks the address it actually connected to.
+layer (sender.py) additionally checks the address it actually connected to.
 """
 from __future__ import annotations
 

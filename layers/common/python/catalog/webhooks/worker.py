@@ -11,20 +11,22 @@ import threading
 import time
 import uuid
 
-from . import queue, signing
-from .config import WebhookConfig
-from .endpoints import EndpointStore, signing_secrets
-from .fanout import payload
-from .log import DeliveryLog
-from .schedule import is_due, retry_delay
-from .sender import AttemptResult, post
+from catalog.shared.events import envelope
+from catalog.webhooks import queue
+from catalog.webhooks import signing
+from catalog.shared.settings import WebhookSettings
+from catalog.webhooks.endpoints import EndpointStore, signing_secrets
+from catalog.webhooks.fanout import payload
+from catalog.webhooks.log import DeliveryLog
+from catalog.webhooks.schedule import is_due, retry_delay
+from catalog.webhooks.sender import AttemptResult, post
 
 log = logging.getLogger(__name__)
 
 MAIN, SLOW = "main", "slow"
 
 
-def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookConfig) -> AttemptResult:
+def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookSettings) -> AttemptResult:
     """Signs and POSTs `event` to the endpoint once."""
     body = payload(event)
     headers = signing.headers(signing_secrets(endpoint), delivery_id, body)
@@ -33,14 +35,13 @@ def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookConfig
 
 
 def sample_event(event_type: str, endpoint_id: str) -> dict:
-    from ..events import envelope
     return envelope(event_type, {"test": True, "endpoint_id": endpoint_id,
                                  "message": "A test event sent from the catalog importer."},
                     event_id="evt_test_" + uuid.uuid4().hex)
 
 
 class Worker:
-    def __init__(self, config: WebhookConfig):
+    def __init__(self, config: WebhookSettings):
         self.config = config
         self.store = EndpointStore(config.table)
         self.log = DeliveryLog(config.table, config.log_ttl_seconds)

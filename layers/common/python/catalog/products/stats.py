@@ -5,7 +5,7 @@ writes and delete-all can update it concurrently. Listing reads it instead of co
 """
 from __future__ import annotations
 
-from .aws import client
+from catalog.shared.aws import client
 
 STATS_ID = "catalog#stats"
 

@@ -31,11 +31,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import cursors
-from .aws import client
-from .products import Product, ProductStore, shard_of
-from .rules import normalize_sku
-from .stats import CatalogStats
+from catalog.products.errors import BadQueryError
+from catalog.shared import cursors
+from catalog.shared.aws import client
+from catalog.products.store import Product, ProductStore, shard_of
+from catalog.products.rules import normalize_sku
+from catalog.products.stats import CatalogStats
 
 PURPOSE = "products"
 MAX_LIMIT = 200
@@ -43,12 +44,6 @@ FILTERED_PAGE = 4000      # items DynamoDB evaluates per filtered query call (fe
 PARALLEL_SHARDS = 4       # shards queried at once when a filter may leave shards empty
 SCAN_WHEN_SHARE = 0.5     # scan when a page projects to need more than this share of the shards left
 SPARSE_PROBE = 2000       # inactive items read to learn which shards hold any
-
-
-class BadQueryError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ class ProductFilter:
 
 
 @dataclass
-class Plan:
+class IndexPlan:
     index: str
     shards: list[str]
     prefix: str = ""                               # begins_with on sku_key
@@ -123,18 +118,18 @@ class ProductQuery:
         self.ddb = client("dynamodb")
 
     # --- planning ------------------------------------------------------------------------
-    def plan(self, f: ProductFilter, shards: list[str]) -> Plan:
+    def plan(self, f: ProductFilter, shards: list[str]) -> IndexPlan:
         if f.sku:
             if len(f.sku) >= 2:
                 shards = [shard_of(f.sku)] if shard_of(f.sku) in shards else []
             else:
                 shards = [s for s in shards if s.startswith(f.sku)]
         if f.active is False:
-            plan = Plan("inactive", self._inactive_shards(shards), shard_attr="inactive_shard")
+            plan = IndexPlan("inactive", self._inactive_shards(shards), shard_attr="inactive_shard")
         elif f.q and f.active is None:
-            plan = Plan("search", shards, keys_only=True)
+            plan = IndexPlan("search", shards, keys_only=True)
         else:
-            plan = Plan("by_sku", shards)
+            plan = IndexPlan("by_sku", shards)
             if f.active is True:
                 plan.filters.append("#active = :true")
                 plan.names["#active"] = "active"
@@ -201,7 +196,7 @@ class ProductQuery:
             raise BadQueryError("cursor", "the cursor is malformed")
         return position
 
-    def _matches(self, f: ProductFilter, plan: Plan, total: int, matches_after: int | None,
+    def _matches(self, f: ProductFilter, plan: IndexPlan, total: int, matches_after: int | None,
                  position: dict | None) -> int | None:
         if f.empty:
             return total
@@ -211,7 +206,7 @@ class ProductQuery:
             return self._count_prefix(plan)  # one COUNT query on one shard
         return None
 
-    def _count_prefix(self, plan: Plan) -> int:
+    def _count_prefix(self, plan: IndexPlan) -> int:
         count = 0
         for shard in plan.shards:
             kwargs = self._query_args(plan, shard, None, True, None)
@@ -225,7 +220,7 @@ class ProductQuery:
         return count
 
     # --- reading the index -----------------------------------------------------------------
-    def _query_args(self, plan: Plan, shard: str, start_key: str | None, forward: bool, limit: int | None) -> dict:
+    def _query_args(self, plan: IndexPlan, shard: str, start_key: str | None, forward: bool, limit: int | None) -> dict:
         names, values = plan.attributes(":sh", shard)
         condition = "#sh = :sh"
         if plan.prefix:
@@ -240,7 +235,7 @@ class ProductQuery:
             kwargs["ExclusiveStartKey"] = {plan.shard_attr: {"S": shard}, "sku_key": {"S": start_key}}
         return kwargs
 
-    def _query_shard_page(self, plan: Plan, shard: str, start_key: str | None, forward: bool,
+    def _query_shard_page(self, plan: IndexPlan, shard: str, start_key: str | None, forward: bool,
                           need: int) -> tuple[list[dict], str | None]:
         """One query call: (matching items, the sku_key to continue after, or None at the shard's end)."""
         limit = FILTERED_PAGE if plan.filtered else need
@@ -248,7 +243,7 @@ class ProductQuery:
         last = response.get("LastEvaluatedKey")
         return response.get("Items", []), (last["sku_key"]["S"] if last else None)
 
-    def _walk(self, plan: Plan, after: tuple[str, str] | None, forward: bool, need: int) -> Walk:
+    def _walk(self, plan: IndexPlan, after: tuple[str, str] | None, forward: bool, need: int) -> Walk:
         """Up to `need` matches strictly after (or before) `after`, as {"s", "k", "item"} in walk order."""
         shards = sorted(plan.shards, reverse=not forward)
         first_key = None
@@ -300,7 +295,7 @@ class ProductQuery:
         projected = (need - found) * walked / found
         return projected > SCAN_WHEN_SHARE * left
 
-    def _scan_rest(self, plan: Plan, last_shard: str, forward: bool, pool: ThreadPoolExecutor) -> list[dict]:
+    def _scan_rest(self, plan: IndexPlan, last_shard: str, forward: bool, pool: ThreadPoolExecutor) -> list[dict]:
         """Every match in the shards after `last_shard` (in walk order), in walk order: one parallel
         segmented Scan of the plan's index, filtered by the plan's conditions."""
         names, values = plan.attributes(":walked", last_shard)
@@ -327,7 +322,7 @@ class ProductQuery:
         matches.sort(key=lambda m: (m["s"], m["k"]), reverse=not forward)
         return matches
 
-    def _materialize(self, plan: Plan, keys: list[dict]) -> list[dict]:
+    def _materialize(self, plan: IndexPlan, keys: list[dict]) -> list[dict]:
         if not plan.keys_only:
             return [k["item"] for k in keys]
         full = ProductStore(self.table).get_many([k["k"] for k in keys])

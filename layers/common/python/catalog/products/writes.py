@@ -14,33 +14,22 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import events
-from .aws import client
-from .imports import is_conditional_failure, now_iso
-from .products import Product, new_product_id, shard_of
-from .rules import normalize_sku
-from .stats import CatalogStats
+from catalog.shared import events
+from catalog.shared.aws import client
+from catalog.products.errors import DeleteAllRunning, ProductExists, ProductNotFound, WriteConflict
+from catalog.shared.catalog_lock import CatalogLock
+from catalog.shared.clock import now_iso
+from catalog.shared.dynamo import is_conditional_failure
+from catalog.products.store import Product, new_product_id, shard_of
+from catalog.products.rules import normalize_sku
+from catalog.products.stats import CatalogStats
 
 UPDATE_ATTEMPTS = 5
 
 
-class ProductNotFound(LookupError):
-    pass
-
-
-class ProductExists(Exception):
-    def __init__(self, existing_sku: str):
-        super().__init__(f"a product with this SKU already exists (as '{existing_sku}')")
-        self.existing_sku = existing_sku
-
-
-class WriteConflict(Exception):
-    pass
-
-
 @dataclass
 class ProductValues:
-    """Validated content (see catalog.rules); `sku` is the display form, trimmed."""
+    """Validated content (see catalog.products.rules); `sku` is the display form, trimmed."""
     sku: str
     name: str
     description: str
@@ -52,6 +41,7 @@ class ProductWriter:
     def __init__(self, products_table: str, imports_table: str):
         self.table = products_table
         self.stats = CatalogStats(imports_table)
+        self.lock = CatalogLock(imports_table)
         self.ddb = client("dynamodb")
 
     # --- reads ----------------------------------------------------------------------------
@@ -68,7 +58,13 @@ class ProductWriter:
         return Product.from_item(item)
 
     # --- writes ---------------------------------------------------------------------------
+    def _refuse_during_delete_all(self) -> None:
+        job = self.lock.holder()
+        if job:
+            raise DeleteAllRunning(job)
+
     def create(self, values: ProductValues) -> Product:
+        self._refuse_during_delete_all()
         now = now_iso()
         product = Product(values.sku, values.name, values.description, values.price, values.active,
                           new_product_id(), now, now)
@@ -86,6 +82,7 @@ class ProductWriter:
 
     def update(self, sku: str, change) -> tuple[Product, bool]:
         """Applies change(stored: Product) -> ProductValues. Returns (product, changed)."""
+        self._refuse_during_delete_all()
         for _ in range(UPDATE_ATTEMPTS):
             stored = self.get(sku)
             values = change(stored)
@@ -107,6 +104,7 @@ class ProductWriter:
         raise WriteConflict("the product kept changing while it was being updated; try again")
 
     def delete(self, sku: str) -> Product:
+        self._refuse_during_delete_all()
         key = normalize_sku(sku)
         if not key:
             raise ProductNotFound(sku)

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from catalog.imports.errors import BadFileError
+
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("description", "price", "active")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -26,19 +28,11 @@ MAX_FIELD_CHARS = 64 * 1024
 csv.field_size_limit(MAX_FIELD_CHARS)
 
 
-class BadFileError(Exception):
-    """The file as a whole cannot be imported; the message is shown to the user."""
-
-
 @dataclass(frozen=True)
 class Header:
     names: tuple[str, ...]                 # as written in the file, trimmed
     positions: dict[str, int]              # known column -> index
     unknown: tuple[str, ...] = field(default=())
-
-    @property
-    def width(self) -> int:
-        return len(self.names)
 
 
 def header_from_names(names: list[str]) -> Header:

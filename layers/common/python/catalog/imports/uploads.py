@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 
-from .aws import client
-from .imports import PENDING, ImportStore, new_import_id
-from .settings import Settings
+from catalog.shared.aws import client
+from catalog.imports.errors import UploadTooLarge
+from catalog.imports.progress import PENDING, ImportStore, new_import_id
+from catalog.shared.settings import Settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -17,6 +18,10 @@ def safe_file_name(name: str) -> str:
 
 
 def create_upload(settings: Settings, file_name: str, size: int | None) -> tuple[dict, dict]:
+    """A PENDING import item and the presigned POST that uploads its file; UploadTooLarge when
+    the announced size is over the limit (the POST policy enforces it again)."""
+    if size is not None and size > settings.max_upload_bytes:
+        raise UploadTooLarge(size, settings.max_upload_bytes)
     import_id = new_import_id()
     key = f"incoming/{import_id}/{safe_file_name(file_name)}"
     store = ImportStore(settings.imports_table)

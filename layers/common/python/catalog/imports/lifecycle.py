@@ -14,20 +14,24 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from . import events
-from .aws import client
-from .csvfile import BadFileError
-from .finisher import IncompleteImportError, write_error_report
-from .imports import (ACTIVE, CANCELLED, FAILED, FINALIZING, PENDING, PLANNING, PROCESSING, QUEUED,
-                      SUCCEEDED, TERMINAL, ImportStore, import_id_for_object, now_iso, parse_iso)
-from .planner import plan_import
-from .products import ProductStore
-from .settings import Settings
+from catalog.imports.error_report import write_error_report
+from catalog.imports.errors import BadFileError, ImportEnded, ImportNotFound, IncompleteImportError
+from catalog.imports.planner import plan_import
+from catalog.imports.progress import (ACTIVE, CANCELLED, FAILED, FINALIZING, PENDING, PLANNING, PROCESSING, QUEUED,
+                                      SUCCEEDED, TERMINAL, ImportStore, import_id_for_object)
+from catalog.products.store import ProductStore
+from catalog.shared import events
+from catalog.shared.aws import client
+from catalog.shared.catalog_lock import CatalogLock
+from catalog.shared.clock import now_iso, parse_iso
+from catalog.shared.failures import readable_failure
+from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
 _INTERNAL_FIELDS = ("done_chunks", "kind", "execution_arn", "bucket", "error_report_key", "columns",
                     "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
+REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 
 
 @dataclass
@@ -40,27 +44,19 @@ class StartOutcome:
 def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | None,
                       version: str, event_time: str) -> StartOutcome:
     """Starts the import of one uploaded object. Safe to call again for the same event."""
-    from . import delete_all  # guard: no import is interleaved into a half-deleted catalog
-    refused = delete_all.refuse_import(settings, bucket=bucket, key=key, size=size, version=version,
-                                       event_time=event_time)
-    if refused is not None:
-        return refused
     if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return StartOutcome(None, False, "not under incoming/")
     imports = ImportStore(settings.imports_table)
-    match = _API_KEY.match(key)
-    if match and imports.get(match.group(1)):
-        import_id = match.group(1)
-        imports.transition(import_id, to=QUEUED, allowed_from=(PENDING,), values={"size": size})
-    else:
-        import_id = import_id_for_object(bucket, key, version, event_time)
-        imports.create(import_id, status=QUEUED, source="s3", bucket=bucket, key=key,
-                       file_name=key.rsplit("/", 1)[-1], size=size)
+    if CatalogLock(settings.imports_table).holder():
+        # No import is interleaved into a half-deleted catalog.
+        return _refuse(imports, bucket=bucket, key=key, size=size, version=version, event_time=event_time)
+    import_id, _ = _claim(imports, QUEUED, bucket=bucket, key=key, size=size, version=version,
+                          event_time=event_time)
     if imports.status_of(import_id) != QUEUED:
         return StartOutcome(import_id, False, "already started or finished")
     try:
         execution = client("stepfunctions").start_execution(
-            stateMachineArn=settings.state_machine_arn, name=import_id,
+            stateMachineArn=settings.import_state_machine_arn, name=import_id,
             input=json.dumps({"import_id": import_id}))
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
@@ -69,6 +65,32 @@ def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | 
     imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,),
                        values={"execution_arn": execution["executionArn"]})
     return StartOutcome(import_id, True)
+
+
+def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: int | None, version: str,
+           event_time: str, values: dict | None = None) -> tuple[str, bool]:
+    """The import item for this object, moved to `status`: the API's PENDING item when the key is
+    one it handed out, else one created for the drop. (import id, whether this call moved it)."""
+    match = _API_KEY.match(key)
+    if match and imports.get(match.group(1)):
+        import_id = match.group(1)
+        return import_id, imports.transition(import_id, to=status, allowed_from=(PENDING,),
+                                             values={**(values or {}), "size": size})
+    import_id = import_id_for_object(bucket, key, version, event_time)
+    created = imports.create(import_id, status=status, source="s3", bucket=bucket, key=key,
+                             file_name=key.rsplit("/", 1)[-1], size=size)
+    if created and values:
+        imports.transition(import_id, to=status, allowed_from=(status,), values=values)
+    return import_id, created
+
+
+def _refuse(imports: ImportStore, **obj) -> StartOutcome:
+    """Marks the arriving import FAILED with a clear message (once) and tells its subscribers."""
+    import_id, refused = _claim(imports, FAILED, **obj,
+                                values={"error": REFUSED_DURING_DELETE_ALL, "finished_at": now_iso()})
+    if refused:
+        events.publish(events.UPLOAD_FAILED, summary(imports.get(import_id)), event_id=f"evt_{import_id}_failed")
+    return StartOutcome(import_id, False, REFUSED_DURING_DELETE_ALL)
 
 
 def run_plan(settings: Settings, import_id: str) -> dict:
@@ -124,27 +146,6 @@ def finish(settings: Settings, import_id: str) -> dict:
     return summary(imports.get(import_id))
 
 
-def readable_failure(error: dict | None) -> str:
-    """Turns a Step Functions error ({Error, Cause}) into one sentence for the user."""
-    if not error:
-        return "the import failed"
-    kind, cause = error.get("Error") or "", error.get("Cause") or ""
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict):
-            kind = parsed.get("errorType") or kind
-            cause = parsed.get("errorMessage") or cause
-    except (TypeError, ValueError):
-        pass
-    if kind.endswith("BadFileError"):
-        return f"The file cannot be imported: {cause}"
-    if kind.endswith("IncompleteImportError"):
-        return f"The import did not complete: {cause}"
-    if kind == "States.Timeout":
-        return "The import took too long and was stopped"
-    return f"The import failed ({kind or 'error'}): {cause or 'no details'}"[:1000]
-
-
 def fail(settings: Settings, import_id: str, error: dict | None) -> dict:
     imports = ImportStore(settings.imports_table)
     message = readable_failure(error)
@@ -157,19 +158,22 @@ def fail(settings: Settings, import_id: str, error: dict | None) -> dict:
     return summary(item) if item else {"id": import_id, "status": "UNKNOWN"}
 
 
-def cancel(settings: Settings, import_id: str) -> tuple[bool, dict | None]:
-    """Cancels a running import. (False, item) when it had already ended."""
+def cancel(settings: Settings, import_id: str) -> dict:
+    """Cancels a running import and returns its item; ImportEnded when it had already ended."""
     imports = ImportStore(settings.imports_table)
     if not imports.transition(import_id, to=CANCELLED, allowed_from=ACTIVE,
                               values={"finished_at": now_iso(), "error": "Cancelled by the user"}):
-        return False, imports.get(import_id)
+        item = imports.get(import_id)
+        if item is None:
+            raise ImportNotFound(import_id)
+        raise ImportEnded(item["status"])
     item = imports.get(import_id)
     if item.get("execution_arn"):
         try:
             client("stepfunctions").stop_execution(executionArn=item["execution_arn"], cause="Cancelled by the user")
         except ClientError:
             pass  # the execution may have ended on its own; the item's status already rules the chunks
-    return True, item
+    return item
 
 
 def expire_abandoned_upload(settings: Settings, item: dict) -> dict:

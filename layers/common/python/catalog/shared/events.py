@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import uuid
 
-from .aws import client
-from .imports import now_iso
-from .settings import get_settings
+from catalog.shared.aws import client
+from catalog.shared.clock import now_iso
+from catalog.shared.settings import get_settings
 
 PRODUCT_CREATED = "product.created"
 PRODUCT_UPDATED = "product.updated"

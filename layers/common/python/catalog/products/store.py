@@ -13,18 +13,15 @@ Key design (see README, "Data model"):
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from .aws import client
+from catalog.shared.aws import client
+from catalog.shared.dynamo import BATCH_WRITE_MAX, batch_get, batch_write
 
-BATCH_WRITE_MAX = 25
-BATCH_GET_MAX = 100
-CONTENT_FIELDS = ("sku", "name", "description", "price", "active")
 
 
 def shard_of(sku_key: str) -> str:
@@ -179,10 +176,6 @@ class Product:
         }
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
-
-
 class ProductStore:
     """Batched access to the products table; retries unprocessed items with jittered backoff."""
 
@@ -197,22 +190,8 @@ class ProductStore:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
         """Existing items by sku_key (missing keys are absent)."""
-        found: dict[str, dict] = {}
-        keys = list(keys)
-        for start in range(0, len(keys), BATCH_GET_MAX):
-            request = {self.table: {"Keys": [{"sku_key": {"S": k}} for k in keys[start:start + BATCH_GET_MAX]],
-                                    "ConsistentRead": True}}
-            for attempt in range(self.max_attempts):
-                response = self.ddb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, ()):
-                    found[item["sku_key"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(request[self.table]['Keys'])} keys unprocessed")
-        return found
+        items = batch_get(self.ddb, self.table, [{"sku_key": {"S": k}} for k in keys], max_attempts=self.max_attempts)
+        return {item["sku_key"]["S"]: item for item in items}
 
     def write_many(self, items: list[dict]) -> None:
         self._batch([{"PutRequest": {"Item": item}} for item in items])
@@ -233,11 +212,4 @@ class ProductStore:
                 pass
 
     def _write_batch(self, batch: list[dict]) -> None:
-        pending = {self.table: batch}
-        for attempt in range(self.max_attempts):
-            response = self.ddb.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            _backoff(attempt)
-        raise RuntimeError(f"DynamoDB kept {len(pending[self.table])} writes unprocessed")
+        batch_write(self.ddb, self.table, batch, max_attempts=self.max_attempts)

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .aws import client
-from .gc_pause import gc_paused
-from .imports import now_iso
-from .csvfile import BOM, BadFileError, iter_records, parse_header, split_lines
-from .rows import ProductRow, RowReader, is_blank
+from catalog.shared.aws import client
+from catalog.shared.gc_pause import gc_paused
+from catalog.shared.clock import now_iso
+from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines
+from catalog.imports.errors import BadFileError
+from catalog.imports.rows import ProductRow, RowReader, is_blank
 
 READ_BLOCK = 8 * 1024 * 1024
 SNIFF_BYTES = 4096
 
 
 @dataclass
-class Plan:
+class ImportPlan:
     total_rows: int
     chunk_count: int
     duplicates: int
@@ -36,7 +37,7 @@ def manifest_key_for(import_id: str) -> str:
 
 
 def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int,
-                into_empty_catalog: bool = False) -> Plan:
+                into_empty_catalog: bool = False) -> ImportPlan:
     """`into_empty_catalog`: the catalog held no product when planning began, so chunks may skip
     reading what is stored (there is nothing to compare with) — a bulk load's main saving."""
     s3 = client("s3")
@@ -106,5 +107,5 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     manifest_key = manifest_key_for(import_id)
     s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(),
                   ContentType="application/json")
-    return Plan(total_rows=ordinal, chunk_count=len(chunks), duplicates=len(superseded),
+    return ImportPlan(total_rows=ordinal, chunk_count=len(chunks), duplicates=len(superseded),
                 unknown_columns=list(header.unknown), columns=list(header.names), manifest_key=manifest_key, header_bytes=header_bytes)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
-from decimal import Decimal
-from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from .aws import client
+from catalog.shared import dynamo
+from catalog.shared.aws import client
+from catalog.shared.clock import now_iso, parse_iso, stamp_id
+from catalog.shared.dynamo import from_item, is_conditional_failure, to_item
 
 PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING = "PENDING", "QUEUED", "PLANNING", "PROCESSING", "FINALIZING"
 SUCCEEDED, FAILED, CANCELLED = "SUCCEEDED", "FAILED", "CANCELLED"
@@ -25,21 +24,10 @@ KIND = "import"
 COUNTERS = ("rows_processed", "bytes_processed", "created", "updated", "unchanged", "failed",
             "duplicates", "chunks_done")
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
 
 def new_import_id() -> str:
     """Sortable by creation time, unguessable."""
-    return "imp_" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(6)
+    return stamp_id("imp", secrets.token_hex(6))
 
 
 def import_id_for_object(bucket: str, key: str, version: str, event_time: str) -> str:
@@ -47,30 +35,6 @@ def import_id_for_object(bucket: str, key: str, version: str, event_time: str) -
     digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:12]
     stamp = parse_iso(event_time).strftime("%Y%m%dT%H%M%S") if event_time else "00000000T000000"
     return f"imp_{stamp}_{digest}"
-
-
-def to_item(values: dict) -> dict:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
-
-
-def from_item(item: dict) -> dict:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def is_conditional_failure(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 class ImportStore:
@@ -113,28 +77,8 @@ class ImportStore:
     def transition(self, import_id: str, *, to: str, allowed_from: tuple[str, ...],
                    values: dict | None = None) -> bool:
         """Moves the import to `to` only from one of `allowed_from`; False otherwise."""
-        names = {"#status": "status"}
-        expr_values = {":to": _serializer.serialize(to)}
-        sets = ["#status = :to"]
-        for i, (name, value) in enumerate((values or {}).items()):
-            names[f"#v{i}"] = name
-            expr_values[f":v{i}"] = _serializer.serialize(value)
-            sets.append(f"#v{i} = :v{i}")
-        allowed = []
-        for i, status in enumerate(allowed_from):
-            expr_values[f":from{i}"] = _serializer.serialize(status)
-            allowed.append(f":from{i}")
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": import_id}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(id) AND #status IN ({', '.join(allowed)})",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=expr_values)
-            return True
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        return dynamo.transition(self.ddb, self.table, {"id": {"S": import_id}}, to=to,
+                                 allowed_from=allowed_from, values=values)
 
     def record_chunk(self, import_id: str, chunk_index: int, counts: dict[str, int]) -> bool:
         """Adds a chunk's counts once; False when this chunk was already counted."""

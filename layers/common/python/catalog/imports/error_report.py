@@ -4,14 +4,10 @@ from __future__ import annotations
 import csv
 import io
 
-from .aws import client
+from catalog.shared.aws import client
 
 REPORT_HEADER_PREFIX = ["line", "column", "message"]
 MULTIPART_MIN = 8 * 1024 * 1024
-
-
-class IncompleteImportError(Exception):
-    """Some chunks never reported: the import must not claim success."""
 
 
 def report_key_for(import_id: str) -> str:

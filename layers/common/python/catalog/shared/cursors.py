@@ -1,7 +1,6 @@
 """Opaque, tamper-proof page cursors: the position as JSON, base64url, with an HMAC tag.
 
-The key comes from CURSOR_SECRET (a Secrets Manager value on AWS); without it a per-process
-random key is used, which is fine for tests but makes cursors die with the process.
+The key is `Settings.cursor_key` (CURSOR_SECRET; without it a random key per container).
 """
 from __future__ import annotations
 
@@ -9,19 +8,18 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import secrets
-from functools import lru_cache
+
+from catalog.shared.errors import BadRequest
+from catalog.shared.settings import get_settings
 
 
-class BadCursorError(ValueError):
-    pass
+class BadCursorError(BadRequest):
+    def __init__(self, message: str, param: str):
+        super().__init__(message, {param: message})
 
 
-@lru_cache(maxsize=1)
 def _key() -> bytes:
-    secret = os.environ.get("CURSOR_SECRET", "")
-    return secret.encode() if secret else secrets.token_bytes(32)
+    return get_settings().cursor_key
 
 
 def _b64(data: bytes) -> str:
@@ -38,19 +36,21 @@ def encode(position: dict, purpose: str) -> str:
     return _b64(payload) + "." + _b64(tag)
 
 
-def decode(cursor: str, purpose: str) -> dict:
+def decode(cursor: str, purpose: str, param: str = "next") -> dict:
+    """The position a cursor holds; BadCursorError (naming query parameter `param`) if it was not
+    issued for `purpose` with this key."""
     try:
         payload_part, tag_part = cursor.split(".", 1)
         payload, tag = _unb64(payload_part), _unb64(tag_part)
     except (ValueError, TypeError):
-        raise BadCursorError("the cursor is malformed") from None
+        raise BadCursorError("the cursor is malformed", param) from None
     expected = hmac.new(_key(), purpose.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(tag, expected):
-        raise BadCursorError("the cursor is not valid (it was changed, or it belongs to another listing)")
+        raise BadCursorError("the cursor is not valid (it was changed, or it belongs to another listing)", param)
     try:
         position = json.loads(payload)
     except ValueError:
-        raise BadCursorError("the cursor is malformed") from None
+        raise BadCursorError("the cursor is malformed", param) from None
     if not isinstance(position, dict):
-        raise BadCursorError("the cursor is malformed")
+        raise BadCursorError("the cursor is malformed", param)
     return position

@@ -6,13 +6,14 @@ import csv
 import io
 from typing import Callable
 
-from .aws import client
-from .csvfile import header_from_names, iter_records, split_lines, text_lines
-from .gc_pause import gc_paused
-from .imports import CANCELLED, FAILED, ImportStore, now_iso
-from .products import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
-from .rows import ProductRow, RowError, read_record_rows, read_text_rows
-from .stats import CatalogStats
+from catalog.shared.aws import client
+from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
+from catalog.shared.gc_pause import gc_paused
+from catalog.imports.progress import CANCELLED, FAILED, ImportStore
+from catalog.shared.clock import now_iso
+from catalog.products.store import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
+from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
+from catalog.products.stats import CatalogStats
 
 
 def error_part_key(import_id: str, index: int) -> str:

@@ -1,0 +1,32 @@
+"""What the imports context refuses or reports as failed."""
+from __future__ import annotations
+
+from catalog.shared.errors import Conflict, DomainError, NotFound, TooLarge
+
+
+class BadFileError(DomainError):
+    """The file as a whole cannot be imported (the import fails at once with this message)."""
+
+
+class IncompleteImportError(DomainError):
+    """Some chunks never reported: the import must not claim success."""
+
+
+class ImportNotFound(NotFound):
+    def __init__(self, import_id: str):
+        super().__init__(f"import '{import_id}' not found")
+
+
+class ImportEnded(Conflict):
+    def __init__(self, status: str):
+        super().__init__(f"the import has already ended ({status})")
+
+
+class NoErrorReport(NotFound):
+    def __init__(self):
+        super().__init__("this import has no error report (no bad rows, or it has not finished)")
+
+
+class UploadTooLarge(TooLarge):
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"the file is {size:,} bytes; the limit is {limit:,}", {"size": f"must be at most {limit}"})
