@@ -7,6 +7,15 @@ from pathlib import Path
 
 from .cloud import ROOT, LocalCloud
 
+# What a laptop run needs beyond the template's defaults: fewer parallel chunks for a few cores,
+# and webhooks to receivers on this machine (cloud metadata addresses stay refused).
+LOCAL_PARAMETERS = {"ChunkConcurrency": "8", "WebhookAllowPrivateTargets": "true"}
+
+
+def local_parameters(overrides: list[str]) -> dict[str, str]:
+    """The template parameters of a local run: LOCAL_PARAMETERS, then each NAME=VALUE given."""
+    return {**LOCAL_PARAMETERS, **dict(p.split("=", 1) for p in overrides)}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the catalog importer locally (emulated AWS).")
@@ -18,8 +27,7 @@ def main() -> None:
                         help="override a template parameter, e.g. ChunkConcurrency=8")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    parameters = dict(p.split("=", 1) for p in args.parameter)
-    parameters.setdefault("ChunkConcurrency", "8")
+    parameters = local_parameters(args.parameter)
     cloud = LocalCloud(data_dir=args.data_dir, api_port=args.api_port, aws_port=args.aws_port,
                        dynamodb_port=args.dynamodb_port, parameters=parameters,
                        environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
@@ -32,6 +40,8 @@ Catalog importer running locally.
   AWS endpoint     : {cloud.aws_endpoint}  (S3, SQS, Step Functions; DynamoDB at {cloud.dynamodb_endpoint})
   Import by drop   : AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 \\
                      --endpoint-url {cloud.aws_endpoint} s3 cp catalog.csv s3://{bucket}/incoming/
+  Webhooks         : receivers on this machine (http://127.0.0.1:...) are allowed
+                     (WebhookAllowPrivateTargets={parameters["WebhookAllowPrivateTargets"]})
 Press Ctrl-C to stop.""", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -14,15 +14,14 @@ import atexit
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
-from urllib.parse import unquote
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 from botocore.exceptions import ClientError
@@ -93,8 +92,7 @@ class LocalCloud:
         self.api_port, self.aws_port, self.dynamodb_port = api_port, aws_port, dynamodb_port
         self.host = host
         self.template = tpl.load(ROOT / "template.yaml")
-        self.resolver = tpl.Resolver(self.template, stack, {k: str(v) for k, v in (parameters or {}).items()},
-                                     dynamic=self._dynamic_reference)
+        self.resolver = tpl.Resolver(self.template, stack, {k: str(v) for k, v in (parameters or {}).items()})
         self.pollers_per_queue = pollers_per_queue
         self.extra_environment = environment or {}
         self.functions = FunctionRegistry()
@@ -184,7 +182,10 @@ class LocalCloud:
     def _start_moto(self) -> None:
         moto_patches.apply()
         from moto.core.config import default_user_config
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         app = _MotoWithLambda(DomainDispatcherApplication(create_backend_app), self.functions)
         self._serve(app, self.aws_port)
@@ -205,13 +206,6 @@ class LocalCloud:
         wait_for_port(port)
 
     # --- resources ---------------------------------------------------------------------
-    def _dynamic_reference(self, reference: str) -> str:
-        """{{resolve:secretsmanager:...}}: a random secret kept in the data folder."""
-        secret_file = self.data_dir / "local-secret"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_hex(32))
-        return secret_file.read_text().strip()
-
     def _provision(self) -> None:
         t, r = self.template, self.resolver
         stack = r.stack
@@ -289,7 +283,7 @@ class LocalCloud:
             self.functions.add(LocalFunction(
                 logical_id=logical, name=r.refs[logical], code_dir=ROOT / props["CodeUri"],
                 handler_spec=props["Handler"], memory=int(props.get("MemorySize", 128)),
-                timeout=int(props.get("Timeout", 3)), environment=env))
+                timeout=int(props.get("Timeout", 3))))
             for event in props.get("Events", {}).values():
                 self._add_event_source(logical, event)
         environment.update(self.extra_environment)

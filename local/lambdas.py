@@ -43,7 +43,6 @@ class LocalFunction:
     handler_spec: str
     memory: int
     timeout: int
-    environment: dict[str, str]
     _handler: Callable | None = None
 
     def handler(self) -> Callable:
@@ -67,6 +66,10 @@ class LocalFunction:
         return self.handler()(event, context)
 
 
+class FunctionNotFound(LookupError):
+    """No function by that name or ARN (Lambda's ResourceNotFoundException)."""
+
+
 class FunctionRegistry:
     def __init__(self):
         self._by_name: dict[str, LocalFunction] = {}
@@ -81,7 +84,7 @@ class FunctionRegistry:
         for function in self._by_name.values():
             if name in (function.name, function.logical_id):
                 return function
-        raise KeyError(f"no local function named {name_or_arn}")
+        raise FunctionNotFound(f"no local function named {name_or_arn}")
 
     def all(self) -> list[LocalFunction]:
         return list(self._by_name.values())
@@ -109,12 +112,14 @@ class FunctionRegistry:
     def invoke_http(self, name_or_arn: str, payload: bytes) -> tuple[int, dict[str, str], bytes]:
         """Lambda's Invoke API: errors come back as 200 with X-Amz-Function-Error, like AWS."""
         try:
-            event = json.loads(payload or b"{}")
-            result = self.invoke(name_or_arn, event)
-            return 200, {}, json.dumps(result, default=str).encode()
-        except KeyError as error:
+            function = self.get(name_or_arn)
+        except FunctionNotFound as error:
             body = {"Type": "User", "message": str(error)}
             return 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, json.dumps(body).encode()
+        try:
+            event = json.loads(payload or b"{}")
+            result = self.invoke(function.name, event)
+            return 200, {}, json.dumps(result, default=str).encode()
         except Exception as error:  # noqa: BLE001 - every handler error becomes a function error
             body = {"errorMessage": str(error), "errorType": type(error).__name__,
                     "stackTrace": traceback.format_exception(error)[-5:]}

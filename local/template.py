@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -53,7 +53,6 @@ class Resolver:
     parameters: dict[str, str] = field(default_factory=dict)
     refs: dict[str, Any] = field(default_factory=dict)                 # logical id -> Ref value
     attrs: dict[tuple[str, str], Any] = field(default_factory=dict)    # (logical id, attr) -> value
-    dynamic: Callable[[str], str] | None = None                         # {{resolve:...}} references
 
     def pseudo(self) -> dict[str, str]:
         return {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack,
@@ -78,7 +77,7 @@ class Resolver:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
-            return self._dynamic(value) if isinstance(value, str) else value
+            return value
         if len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
@@ -104,12 +103,7 @@ class Resolver:
                 logical, attr = name.split(".", 1)
                 return str(self.attrs[(logical, attr)])
             return str(self.ref(name))
-        return self._dynamic(re.sub(r"\$\{([^}!]+)\}", replace, text))
-
-    def _dynamic(self, text: str) -> str:
-        if self.dynamic and "{{resolve:" in text:
-            return re.sub(r"\{\{resolve:([^}]+)\}\}", lambda m: self.dynamic(m.group(1)), text)
-        return text
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
 
 def resources_of(template: dict, kind: str) -> dict[str, dict]:

@@ -1,14 +1,25 @@
 """The HTTP API: routes live in routers per resource; this module wires them together."""
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-
-from catalog.shared.errors import BadRequest, Conflict, Invalid, NotFound, TooLarge
-
 import http_errors
 import imports_routes
 import products_routes
 import webhooks_routes
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestValidationError,
+)
+from catalog.shared.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    TooLarge,
+)
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -30,28 +41,9 @@ def invalid_request(error: RequestValidationError):
     return http_errors.validation_response(error.errors())
 
 
-@app.exception_handler(NotFound)
-def not_found(error: NotFound):
-    return http_errors.domain_error_response(error)
-
-
-@app.exception_handler(Conflict)
-def conflict(error: Conflict):
-    return http_errors.domain_error_response(error)
-
-
-@app.exception_handler(BadRequest)
-def bad_request(error: BadRequest):
-    return http_errors.domain_error_response(error)
-
-
-@app.exception_handler(Invalid)
-def invalid(error: Invalid):
-    return http_errors.domain_error_response(error)
-
-
-@app.exception_handler(TooLarge)
-def too_large(error: TooLarge):
+@app.exception_handler([NotFound, Conflict, BadRequest, Invalid, TooLarge])
+def domain_error(error: DomainError):
+    """Each kind of domain error -> its one status (http_errors.STATUS_OF); any other error is a 500."""
     return http_errors.domain_error_response(error)
 
 

@@ -17,8 +17,6 @@ from urllib.parse import quote, unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from catalog.products import delete_all, rules
 from catalog.products.delete_all_jobs import DeleteAllJobs, view
 from catalog.products.errors import DeleteAllNotFound, SkuChanged
@@ -26,8 +24,10 @@ from catalog.products.listing import MAX_LIMIT, ProductFilter, ProductQuery
 from catalog.products.writes import ProductValues, ProductWriter
 from catalog.shared.errors import Invalid
 from catalog.shared.settings import get_settings
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 router = Router()
+TAGS = ["Products"]   # groups the operations on the docs page
 
 READ_ONLY = ("id", "created_at", "updated_at")
 
@@ -145,7 +145,7 @@ def _same_sku(path_sku: str, body_sku: Optional[str]) -> str:
 
 
 # --- listing ------------------------------------------------------------------------------
-@router.get("/products", summary="List products in SKU order, with filters and cursor pages")
+@router.get("/products", summary="List products in SKU order, with filters and cursor pages", tags=TAGS)
 def list_products(
         sku: Annotated[Optional[str], Query(max_length=rules.SKU_MAX, description="SKU prefix, any letter case")] = None,
         q: Annotated[Optional[str], Query(max_length=rules.NAME_MAX, description="Substring of the name, any letter case")] = None,
@@ -162,7 +162,7 @@ def list_products(
 
 
 # --- delete-all (before /products/<sku> so its paths are never taken for a SKU) -------------
-@router.delete("/products", summary="Delete every product: starts a background job (202), poll its progress")
+@router.delete("/products", summary="Delete every product: starts a background job (202), poll its progress", tags=TAGS)
 def start_delete_all():
     job = delete_all.start(_settings())
     location = f"/products/delete-all/{job['id']}"
@@ -170,7 +170,7 @@ def start_delete_all():
                     headers={"Location": location})
 
 
-@router.get("/products/delete-all/<job_id>", summary="A delete-all job's status and progress")
+@router.get("/products/delete-all/<job_id>", summary="A delete-all job's status and progress", tags=TAGS)
 def get_delete_all(job_id: Annotated[str, Path(max_length=80)]):
     job = DeleteAllJobs(_settings().imports_table).get(job_id)
     if job is None:
@@ -179,12 +179,12 @@ def get_delete_all(job_id: Annotated[str, Path(max_length=80)]):
 
 
 # --- one product --------------------------------------------------------------------------
-@router.get("/products/<sku>", summary="One product")
+@router.get("/products/<sku>", summary="One product", tags=TAGS)
 def get_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
     return _writer().get(_sku_param(sku)).to_json()
 
 
-@router.post("/products", summary="Create a product (409 when the SKU exists in any letter case)")
+@router.post("/products", summary="Create a product (409 when the SKU exists in any letter case)", tags=TAGS)
 def create_product(body: ProductCreate):
     product = _writer().create(ProductValues(body.sku, body.name, body.description, body.price, body.active))
     return Response(201, "application/json", product.to_json(),
@@ -196,7 +196,7 @@ def _update(sku: str, change) -> dict:
     return product.to_json()
 
 
-@router.put("/products/<sku>", summary="Replace a product's content (the SKU stays)")
+@router.put("/products/<sku>", summary="Replace a product's content (the SKU stays)", tags=TAGS)
 def replace_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body: ProductReplace):
     sku = _sku_param(sku)
     display = _same_sku(sku, body.sku)
@@ -204,7 +204,7 @@ def replace_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], bod
         display if body.sku is not None else stored.sku, body.name, body.description, body.price, body.active))
 
 
-@router.patch("/products/<sku>", summary="Change some of a product's fields")
+@router.patch("/products/<sku>", summary="Change some of a product's fields", tags=TAGS)
 def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body: ProductPatch):
     sku = _sku_param(sku)
     given = body.model_fields_set - set(READ_ONLY)
@@ -226,6 +226,6 @@ def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body:
     return _update(sku, change)
 
 
-@router.delete("/products/<sku>", summary="Delete a product")
+@router.delete("/products/<sku>", summary="Delete a product", tags=TAGS)
 def delete_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
     return {"deleted": _writer().delete(_sku_param(sku)).to_json()}

@@ -5,8 +5,6 @@ from typing import Annotated, Literal, Optional
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, Field, field_validator
-
 from catalog.shared import cursors
 from catalog.shared.events import EVENT_TYPES
 from catalog.shared.settings import WebhookSettings, get_settings
@@ -14,8 +12,10 @@ from catalog.webhooks import management
 from catalog.webhooks.endpoints import ALL, EndpointStore, public_view
 from catalog.webhooks.errors import EndpointNotFound
 from catalog.webhooks.log import DeliveryLog
+from pydantic import BaseModel, Field, field_validator
 
 router = Router()
+TAGS = ["Webhooks"]   # groups the operations on the docs page
 EventType = Literal[
     "*", "product.created", "product.updated", "product.deleted", "products.deleted_all",
     "upload.completed", "upload.failed"]
@@ -67,26 +67,26 @@ def _log() -> DeliveryLog:
     return DeliveryLog(_settings().table, _settings().log_ttl_seconds)
 
 
-@router.post("/webhooks", summary="Create a webhook endpoint; the signing secret is returned only now")
+@router.post("/webhooks", summary="Create a webhook endpoint; the signing secret is returned only now", tags=TAGS)
 def create_webhook(request: CreateWebhookRequest):
     management.check_endpoint_url(request.url, _settings())
     endpoint = _store().create(request.url, request.event_types, request.description, request.enabled)
     return Response(201, content_types.APPLICATION_JSON, {**public_view(endpoint), "secret": endpoint["secret"]})
 
 
-@router.get("/webhooks", summary="All webhook endpoints")
+@router.get("/webhooks", summary="All webhook endpoints", tags=TAGS)
 def list_webhooks():
     return {"items": [public_view(e) for e in _store().list()]}
 
 
-@router.get("/webhooks/<endpoint_id>", summary="One webhook endpoint, with its recent deliveries")
+@router.get("/webhooks/<endpoint_id>", summary="One webhook endpoint, with its recent deliveries", tags=TAGS)
 def get_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
     endpoint = public_view(management.found(_settings(), endpoint_id))
     endpoint["recent_deliveries"], _ = _log().list(endpoint_id, 20)
     return endpoint
 
 
-@router.patch("/webhooks/<endpoint_id>", summary="Change URL, event types, description; enable or disable")
+@router.patch("/webhooks/<endpoint_id>", summary="Change URL, event types, description; enable or disable", tags=TAGS)
 def update_webhook(endpoint_id: Annotated[str, Path(max_length=64)], request: UpdateWebhookRequest):
     store = _store()
     management.found(_settings(), endpoint_id)
@@ -103,7 +103,7 @@ def update_webhook(endpoint_id: Annotated[str, Path(max_length=64)], request: Up
     return public_view(endpoint)
 
 
-@router.delete("/webhooks/<endpoint_id>", summary="Delete a webhook endpoint")
+@router.delete("/webhooks/<endpoint_id>", summary="Delete a webhook endpoint", tags=TAGS)
 def delete_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
     if not _store().delete(endpoint_id):
         raise EndpointNotFound(endpoint_id)
@@ -111,7 +111,7 @@ def delete_webhook(endpoint_id: Annotated[str, Path(max_length=64)]):
 
 
 @router.post("/webhooks/<endpoint_id>/rotate-secret",
-             summary="New signing secret (returned only now); the old one keeps signing for 24 hours")
+             summary="New signing secret (returned only now); the old one keeps signing for 24 hours", tags=TAGS)
 def rotate_secret(endpoint_id: Annotated[str, Path(max_length=64)]):
     rotated = _store().rotate_secret(endpoint_id)
     if rotated is None:
@@ -121,13 +121,13 @@ def rotate_secret(endpoint_id: Annotated[str, Path(max_length=64)]):
 
 
 @router.post("/webhooks/<endpoint_id>/test",
-             summary="Send a signed sample event now; returns the status code and response time")
+             summary="Send a signed sample event now; returns the status code and response time", tags=TAGS)
 def test_webhook(endpoint_id: Annotated[str, Path(max_length=64)],
                  request: Annotated[Optional[TestWebhookRequest], Body()] = None):
     return management.send_test(_settings(), endpoint_id, (request or TestWebhookRequest()).event_type)
 
 
-@router.get("/webhooks/<endpoint_id>/deliveries", summary="Recent delivery attempts, newest first")
+@router.get("/webhooks/<endpoint_id>/deliveries", summary="Recent delivery attempts, newest first", tags=TAGS)
 def list_deliveries(endpoint_id: Annotated[str, Path(max_length=64)],
                     limit: Annotated[int, Query(ge=1, le=100)] = 50,
                     next: Annotated[Optional[str], Query(description="Cursor from the previous page")] = None):
@@ -139,7 +139,7 @@ def list_deliveries(endpoint_id: Annotated[str, Path(max_length=64)],
 
 
 @router.post("/webhooks/<endpoint_id>/deliveries/<delivery_id>/replay",
-             summary="Send a past delivery again (same webhook-id), through the deliveries queue")
+             summary="Send a past delivery again (same webhook-id), through the deliveries queue", tags=TAGS)
 def replay_delivery(endpoint_id: Annotated[str, Path(max_length=64)],
                     delivery_id: Annotated[str, Path(max_length=80)]):
     management.replay(_settings(), endpoint_id, delivery_id)

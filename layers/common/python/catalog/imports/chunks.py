@@ -6,14 +6,27 @@ import csv
 import io
 from typing import Callable
 
-from catalog.shared.aws import client
-from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
-from catalog.shared.gc_pause import gc_paused
+from catalog.imports.csvfile import (
+    header_from_names,
+    iter_records,
+    split_lines,
+    text_lines,
+)
 from catalog.imports.progress import CANCELLED, FAILED, ImportStore
-from catalog.shared.clock import now_iso
-from catalog.products.store import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
 from catalog.products.stats import CatalogStats
+from catalog.products.store import (
+    Product,
+    ProductStore,
+    created_items,
+    product_id_stream,
+    product_item,
+    shard_of,
+    take_ids,
+)
+from catalog.shared.aws import client
+from catalog.shared.clock import now_iso
+from catalog.shared.gc_pause import gc_paused
 
 
 def error_part_key(import_id: str, index: int) -> str:

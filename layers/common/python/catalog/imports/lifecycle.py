@@ -15,10 +15,27 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from catalog.imports.error_report import write_error_report
-from catalog.imports.errors import BadFileError, ImportEnded, ImportNotFound, IncompleteImportError
+from catalog.imports.errors import (
+    BadFileError,
+    ImportEnded,
+    ImportNotFound,
+    IncompleteImportError,
+)
 from catalog.imports.planner import plan_import
-from catalog.imports.progress import (ACTIVE, CANCELLED, FAILED, FINALIZING, PENDING, PLANNING, PROCESSING, QUEUED,
-                                      SUCCEEDED, TERMINAL, ImportStore, import_id_for_object)
+from catalog.imports.progress import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    FINALIZING,
+    PENDING,
+    PLANNING,
+    PROCESSING,
+    QUEUED,
+    SUCCEEDED,
+    TERMINAL,
+    ImportStore,
+    import_id_for_object,
+)
 from catalog.products.store import ProductStore
 from catalog.shared import events
 from catalog.shared.aws import client

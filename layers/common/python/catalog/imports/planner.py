@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from catalog.shared.aws import client
-from catalog.shared.gc_pause import gc_paused
-from catalog.shared.clock import now_iso
 from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines
 from catalog.imports.errors import BadFileError
 from catalog.imports.rows import ProductRow, RowReader, is_blank
+from catalog.shared.aws import client
+from catalog.shared.clock import now_iso
+from catalog.shared.gc_pause import gc_paused
 
 READ_BLOCK = 8 * 1024 * 1024
 SNIFF_BYTES = 4096

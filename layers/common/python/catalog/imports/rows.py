@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Iterator, NamedTuple
 
-from catalog.products import rules
 from catalog.imports.csvfile import Header, Record, describe_csv_error
+from catalog.products import rules
 
 
 class ProductRow(NamedTuple):

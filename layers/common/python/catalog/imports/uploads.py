@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from catalog.shared.aws import client
 from catalog.imports.errors import UploadTooLarge
 from catalog.imports.progress import PENDING, ImportStore, new_import_id
+from catalog.shared.aws import client
 from catalog.shared.settings import Settings
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -34,7 +34,7 @@ class BadQueryError(BadRequest):
 
 class DeleteAllRunning(Conflict):
     def __init__(self, job_id: str):
-        super().__init__(f"a delete-all is running ({job_id}); try again when it has finished")
+        super().__init__(f"a delete-all is already running ({job_id}); try again when it has finished")
         self.job_id = job_id
 
 

@@ -32,11 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from catalog.products.errors import BadQueryError
-from catalog.shared import cursors
-from catalog.shared.aws import client
-from catalog.products.store import Product, ProductStore, shard_of
 from catalog.products.rules import normalize_sku
 from catalog.products.stats import CatalogStats
+from catalog.products.store import Product, ProductStore, shard_of
+from catalog.shared import cursors
+from catalog.shared.aws import client
 
 PURPOSE = "products"
 MAX_LIMIT = 200

@@ -23,7 +23,6 @@ from catalog.shared.aws import client
 from catalog.shared.dynamo import BATCH_WRITE_MAX, batch_get, batch_write
 
 
-
 def shard_of(sku_key: str) -> str:
     return (sku_key + "__")[:2]
 

@@ -14,15 +14,20 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from catalog.products.errors import (
+    DeleteAllRunning,
+    ProductExists,
+    ProductNotFound,
+    WriteConflict,
+)
+from catalog.products.rules import normalize_sku
+from catalog.products.stats import CatalogStats
+from catalog.products.store import Product, new_product_id, shard_of
 from catalog.shared import events
 from catalog.shared.aws import client
-from catalog.products.errors import DeleteAllRunning, ProductExists, ProductNotFound, WriteConflict
 from catalog.shared.catalog_lock import CatalogLock
 from catalog.shared.clock import now_iso
 from catalog.shared.dynamo import is_conditional_failure
-from catalog.products.store import Product, new_product_id, shard_of
-from catalog.products.rules import normalize_sku
-from catalog.products.stats import CatalogStats
 
 UPDATE_ATTEMPTS = 5
 

@@ -11,15 +11,18 @@ import time
 from botocore.exceptions import ClientError
 
 from catalog.shared.aws import client
-from boto3.dynamodb.types import TypeSerializer
-
 from catalog.shared.clock import now_iso
-from catalog.shared.dynamo import batch_get, from_item, is_conditional_failure, to_item
+from catalog.shared.dynamo import (
+    batch_get,
+    from_item,
+    is_conditional_failure,
+    to_item,
+    to_value,
+)
 from catalog.webhooks import signing
 
 PK = "endpoint"
 ALL = "*"
-_serializer = TypeSerializer()
 PRIVATE_FIELDS = ("pk", "sk", "secret", "previous_secret", "previous_secret_until")
 
 
@@ -92,11 +95,11 @@ class EndpointStore:
         names, expr_values, sets, adds = {}, {}, [], []
         for i, (name, value) in enumerate({**values, "updated_at": values.get("updated_at", now_iso())}.items()):
             names[f"#s{i}"] = name
-            expr_values[f":s{i}"] = _serializer.serialize(value)
+            expr_values[f":s{i}"] = to_value(value)
             sets.append(f"#s{i} = :s{i}")
         for i, (name, value) in enumerate((set_if_missing or {}).items()):
             names[f"#m{i}"] = name
-            expr_values[f":m{i}"] = _serializer.serialize(value)
+            expr_values[f":m{i}"] = to_value(value)
             sets.append(f"#m{i} = if_not_exists(#m{i}, :m{i})")
         for i, (name, amount) in enumerate((add or {}).items()):
             names[f"#a{i}"] = name

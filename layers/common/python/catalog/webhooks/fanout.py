@@ -10,8 +10,8 @@ import json
 import logging
 import time
 
-from catalog.webhooks import queue
 from catalog.shared.settings import WebhookSettings
+from catalog.webhooks import queue
 from catalog.webhooks.endpoints import EndpointStore, subscribed
 from catalog.webhooks.log import DeliveryLog
 

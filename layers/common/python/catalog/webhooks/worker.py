@@ -12,9 +12,8 @@ import time
 import uuid
 
 from catalog.shared.events import envelope
-from catalog.webhooks import queue
-from catalog.webhooks import signing
 from catalog.shared.settings import WebhookSettings
+from catalog.webhooks import queue, signing
 from catalog.webhooks.endpoints import EndpointStore, signing_secrets
 from catalog.webhooks.fanout import payload
 from catalog.webhooks.log import DeliveryLog
