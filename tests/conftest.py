@@ -1,16 +1,15 @@
-"""Shared fixtures. `local_cloud` starts the whole application once per test session."""
+"""Shared fixtures. `local_cloud` starts the whole application once per test session.
+
+The repository root (for `local` and `tests.support`) and the layer's `catalog` package are on the
+path through `pythonpath` in pytest.ini."""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "layers" / "common" / "python"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 # Test-sized settings: small chunks so a few thousand rows already run many parallel chunks.
 LOCAL_CLOUD_PARAMETERS = {"ChunkRows": 1000, "ChunkConcurrency": 4, "MaxUploadBytes": 8 * 1024 * 1024,

@@ -8,7 +8,6 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    settings = get_settings()
-    result = process_chunk(event, products_table=settings.products_table, imports_table=settings.imports_table)
+    result = process_chunk(get_settings(), event)
     logger.info("chunk processed", extra={"import_id": event["import_id"], "chunk": result})
     return result

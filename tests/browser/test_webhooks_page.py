@@ -4,8 +4,6 @@ Replay a delivery (same webhook-id again), disable/enable, API errors shown, del
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -14,35 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from catalog.shared import events
 from tests.support.cloud import wait_until
-
-
-class Receiver:
-    """Threaded HTTP receiver on 127.0.0.1 (free port) that records requests and answers 200."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture

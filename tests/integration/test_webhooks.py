@@ -8,61 +8,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from standardwebhooks import Webhook
 
 from catalog.shared import events
+from catalog.shared.settings import get_settings
 from tests.support.cloud import upload_via_api, wait_for_import, wait_until
-
-
-class Receiver:
-    """A threaded HTTP receiver on 127.0.0.1. `responses`: statuses answered in turn (the last one
-    repeats); "hang" sleeps until the receiver stops."""
-
-    def __init__(self, responses=(200,)):
-        self.responses = list(responses)
-        self.requests: list[dict] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
-                with receiver._lock:
-                    receiver.requests.append({"headers": dict(self.headers), "body": body, "at": time.monotonic(),
-                                              "path": self.path})
-                    n = len(receiver.requests)
-                answer = receiver.responses[min(n, len(receiver.responses)) - 1]
-                if answer == "hang":
-                    receiver._stop.wait(30)
-                    answer = 200
-                self.send_response(answer)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda request, address: None   # senders that gave up (timeouts)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def stop(self):
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def bodies(self) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.requests]
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture
@@ -210,7 +165,24 @@ def test_hanging_receiver_does_not_delay_a_healthy_one(hooks):
     assert hooks.get(stuck["id"])["slow_until"] > time.time()
 
 
-def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch):
+@pytest.fixture
+def cloud_mode():
+    """Call it to make the running local cloud refuse private targets, as on AWS. Settings are read
+    once per container, so the cache is cleared on the way in and again after restoring."""
+    saved = os.environ.get("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+
+    def switch() -> None:
+        os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = "false"
+        get_settings.cache_clear()
+    yield switch
+    if saved is None:
+        os.environ.pop("WEBHOOK_ALLOW_PRIVATE_TARGETS", None)
+    else:
+        os.environ["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = saved
+    get_settings.cache_clear()
+
+
+def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch, cloud_mode):
     real_getaddrinfo = socket.getaddrinfo
 
     def getaddrinfo(host, port, *args, **kwargs):
@@ -220,7 +192,7 @@ def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     receiver = hooks.receiver()
     allowed = hooks.endpoint(receiver.url)             # created while loopback is allowed (local mode)
-    monkeypatch.setitem(os.environ, "WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")   # now as in the cloud
+    cloud_mode()                                        # now as in the cloud
     for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://localhost/",
                 "http://intranet.example.test/hook", "http://[::1]:8080/"):
         response = requests.post(f"{hooks.api}/webhooks", json={"url": url}, timeout=30)

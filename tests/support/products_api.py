@@ -2,30 +2,26 @@
 API Gateway HTTP v2 events, events drained from the queue, a generated small catalog."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
-from pathlib import Path
 from urllib.parse import urlencode
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[2]
+from catalog.products.stats import CatalogStats
+from catalog.products.store import Product, ProductStore, shard_of
+from tests.support.handlers import load_function_module
+from tests.support.template_resources import create_table
+
 REGION = "us-east-1"
 IMPORT_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-import"
 DELETE_ALL_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-delete-all"
 
 
 def create_resources() -> str:
-    sys.path.insert(0, str(ROOT))
-    from local import template as tpl
-    template = tpl.load(ROOT / "template.yaml")
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    for logical, name in (("ProductsTable", "products"), ("ImportsTable", "imports")):
-        props = template["Resources"][logical]["Properties"]
-        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                         **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")})
+    """The products and imports tables (as the template defines them) and an events queue; returns its URL."""
+    create_table("ProductsTable", "products", REGION)
+    create_table("ImportsTable", "imports", REGION)
     return boto3.client("sqs", region_name=REGION).create_queue(QueueName="events")["QueueUrl"]
 
 
@@ -74,8 +70,6 @@ def drain_events(queue_url: str) -> list[dict]:
 
 def load_products(products: list[dict]) -> None:
     """Batch-writes products as an import would (items + stats)."""
-    from catalog.products.store import Product, ProductStore, shard_of
-    from catalog.products.stats import CatalogStats
     now = "2024-01-01T00:00:00.000000Z"
     items = [Product(p["sku"], p["name"], p.get("description", ""), p.get("price"), p.get("active", True),
                      f"id-{i}", now, now).to_item() for i, p in enumerate(products)]
@@ -84,33 +78,30 @@ def load_products(products: list[dict]) -> None:
 
 
 def order_key(sku: str):
-    from catalog.products.store import shard_of
     key = sku.lower()
     return (shard_of(key), key)
 
 
 def load_api_module():
-    """functions/api/app.py, imported as Lambda would (its folder on the path)."""
-    code_dir = ROOT / "functions" / "api"
-    sys.path.insert(0, str(code_dir))
-    spec = importlib.util.spec_from_file_location("products_test_api_app", code_dir / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """functions/api/app.py, imported as Lambda would (see tests/support/handlers.py)."""
+    return load_function_module("api")
 
 
 WORDS = ["steel", "oak", "linen", "Café", "matte", "garden"]
 
 
 def catalog(n: int = 260, seed: int = 7) -> list[dict]:
+    """Exactly `n` products with random, case-insensitively unique SKUs; the last one (when n > 0)
+    has the one-character SKU "z", an edge case of the shard and sort keys."""
     rnd = random.Random(seed)
-    out, seen = [], set()
-    while len(out) < n:
+    out, seen = [], {"z"}
+    while len(out) < n - 1:
         sku = rnd.choice(["AB", "Ab", "ac", "b", "Zq", "x9", "AC"]) + rnd.choice(["", "-", "c"]) + str(rnd.randint(0, 9999))
         if sku.lower() in seen:
             continue
         seen.add(sku.lower())
         out.append({"sku": sku, "name": f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {len(out)}",
                     "active": rnd.random() > 0.3, "price": f"{rnd.randint(0, 999)}.{rnd.randint(0, 99):02d}"})
-    out.append({"sku": "z", "name": "one-char sku", "active": False})
+    if n > 0:
+        out.append({"sku": "z", "name": "one-char sku", "active": False})
     return out

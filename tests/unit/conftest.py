@@ -45,8 +45,6 @@ def pipeline_aws(monkeypatch, moto_env):
         queue = products_api.create_resources()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="uploads")
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue)
-        from catalog.shared.aws import client
-        from catalog.shared.settings import get_settings
         client.cache_clear()
         get_settings.cache_clear()
         yield {"queue": queue}
@@ -64,8 +62,6 @@ def aws(monkeypatch, moto_env):
     with mock_aws():
         queue_url = products_api.create_resources()
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
-        from catalog.shared.aws import client
-        from catalog.shared.settings import get_settings
         get_settings.cache_clear()
         client.cache_clear()
         yield queue_url

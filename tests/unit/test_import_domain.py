@@ -60,7 +60,7 @@ def test_chunks_in_any_order_give_last_row_wins_and_exact_counts(pipeline_aws):
     lifecycle.run_plan(get_settings(), "imp_2")
     chunks = manifest(plan_import("imp_2", "uploads", key, chunk_rows=4, max_bytes=10_000))
     for chunk in reversed(chunks):                      # the later chunk finishes first
-        process_chunk(chunk, products_table="products", imports_table="imports")
+        process_chunk(get_settings(), chunk)
     products = scan_products()
     assert set(products) == {"k-1", "k-2", "k-3", "k-5"}
     assert products["k-1"]["name"]["S"] == "First last" and products["k-1"]["sku"]["S"] == "k-1"
@@ -76,8 +76,8 @@ def test_retried_chunk_counts_once_and_unchanged_rows_are_not_written(pipeline_a
     lifecycle.run_plan(get_settings(), "imp_3")
     chunks = manifest(plan_import("imp_3", "uploads", key, chunk_rows=4, max_bytes=10_000))
     for chunk in chunks:
-        process_chunk(chunk, products_table="products", imports_table="imports")
-    process_chunk(chunks[0], products_table="products", imports_table="imports")   # a retry after success
+        process_chunk(get_settings(), chunk)
+    process_chunk(get_settings(), chunks[0])   # a retry after success
     item = ImportStore("imports").get("imp_3")
     assert (item["created"], item["chunks_done"]) == (4, 2)
 
@@ -91,7 +91,7 @@ def test_retried_chunk_counts_once_and_unchanged_rows_are_not_written(pipeline_a
     start("imp_4", key)
     lifecycle.run_plan(get_settings(), "imp_4")
     for chunk in manifest(plan_import("imp_4", "uploads", key, chunk_rows=4, max_bytes=10_000)):
-        process_chunk(chunk, products_table="products", imports_table="imports")
+        process_chunk(get_settings(), chunk)
     again = ImportStore("imports").get("imp_4")
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 4)
     assert writes == []
@@ -113,7 +113,7 @@ def test_cancelled_import_chunks_skip_and_finish_keeps_cancelled(pipeline_aws):
     lifecycle.run_plan(get_settings(), "imp_5")
     chunks = manifest(plan_import("imp_5", "uploads", key, chunk_rows=4, max_bytes=10_000))
     assert lifecycle.cancel(get_settings(), "imp_5")["status"] == "CANCELLED"
-    assert process_chunk(chunks[0], products_table="products", imports_table="imports") == {
+    assert process_chunk(get_settings(), chunks[0]) == {
         "index": 0, "skipped": "CANCELLED"}
     assert lifecycle.finish(get_settings(), "imp_5")["status"] == "CANCELLED"
     assert scan_products() == {}
@@ -150,10 +150,10 @@ def test_retry_after_a_crash_between_writes_and_counting_counts_as_the_first_att
 
     monkeypatch.setattr(imports_module.ImportStore, "record_chunk", crash_once)
     with pytest.raises(RuntimeError):
-        process_chunk(chunks[0], products_table="products", imports_table="imports")
+        process_chunk(get_settings(), chunks[0])
     assert "k-2" in scan_products()                       # attempt 1 did write
-    process_chunk(chunks[0], products_table="products", imports_table="imports")
-    process_chunk(chunks[1], products_table="products", imports_table="imports")
+    process_chunk(get_settings(), chunks[0])
+    process_chunk(get_settings(), chunks[1])
     item = ImportStore("imports").get("imp_6")
     assert (item["created"], item["updated"], item["unchanged"]) == (4, 0, 0)
 

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from catalog.products import rules
-from catalog.imports.chunks import plan_writes, read_chunk
+from catalog.imports.chunks import read_chunk
+from catalog.products.dynamodb_catalog import plan_writes
 from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
 from catalog.products.store import ProductIds, created_items, product_id_stream, product_item, take_ids
 from catalog.imports.rows import ProductRow, read_record_rows, read_text_rows

@@ -1,17 +1,14 @@
 """The local cloud's faster moto SQS keeps SQS's semantics (moto in-process, patched as the local cloud does)."""
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from local import moto_patches  # noqa: E402
+from local import moto_patches
 
 REGION = "us-east-1"
 

@@ -203,13 +203,14 @@ def test_listing_totals_and_matches(api):
     products = catalog()
     load_products(products)
     status, page = api("GET", "/products", query={"limit": "5"})
-    assert page["total"] == len(products) and page["matches"] == len(products) and len(page["items"]) == 5
+    assert status == 200 and page["total"] == len(products) and page["matches"] == len(products)
+    assert len(page["items"]) == 5
     status, page = api("GET", "/products", query={"sku": "ab", "limit": "5"})
-    assert page["matches"] == len(expected(products, sku="ab"))
+    assert status == 200 and page["matches"] == len(expected(products, sku="ab"))
     status, page = api("GET", "/products", query={"q": "zzqx"})
-    assert page["matches"] == 0 and page["items"] == [] and page["next"] is None
+    assert status == 200 and page["matches"] == 0 and page["items"] == [] and page["next"] is None
     status, page = api("GET", "/products")
-    assert page["limit"] == 50 and len(page["items"]) == 50
+    assert status == 200 and page["limit"] == 50 and len(page["items"]) == 50
 
 
 def test_rare_name_search_scans_the_rest_and_counts_matches(api, monkeypatch):
@@ -262,10 +263,12 @@ def test_bad_cursor_and_limit(api):
 
 def test_stats_follow_api_writes(api):
     load_products(catalog(30))
-    api("POST", "/products", {"sku": "new-1", "name": "n"})
-    api("DELETE", "/products/new-1")
-    api("DELETE", "/products/z")
     assert api("GET", "/products")[1]["total"] == 30
+    assert api("POST", "/products", {"sku": "new-1", "name": "n"})[0] == 201
+    assert api("GET", "/products")[1]["total"] == 31
+    assert api("DELETE", "/products/new-1")[0] == 200
+    assert api("DELETE", "/products/z")[0] == 200
+    assert api("GET", "/products")[1]["total"] == 29
 
 
 def test_openapi_documents_products(api):

@@ -2,24 +2,25 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from moto import mock_aws
 from standardwebhooks import Webhook
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "functions" / "api"))
+from catalog.shared import aws, events
+from catalog.shared.errors import DomainError
+from catalog.shared.settings import get_settings
+from catalog.webhooks import fanout
+from catalog.webhooks.endpoints import EndpointStore
+from tests.support.handlers import load_function_module
+from tests.support.template_resources import create_table
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver  # noqa: E402
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError  # noqa: E402
-
-import http_errors  # noqa: E402
-import webhooks_routes  # noqa: E402
-from catalog.shared import aws  # noqa: E402
-from catalog.shared.errors import DomainError  # noqa: E402
+# The API function's own modules (its routers and error mapping), loaded as the Lambda runtime does.
+api_function = load_function_module("api")
+http_errors, webhooks_routes = api_function.http_errors, api_function.webhooks_routes
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(webhooks_routes.router)
@@ -41,11 +42,7 @@ def call(method: str, path: str, body=None, query: dict | None = None) -> tuple[
 def api(monkeypatch, moto_env):
     with mock_aws():
         aws.client.cache_clear()
-        boto3.client("dynamodb").create_table(
-            TableName="webhooks", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        create_table("WebhooksTable", "webhooks")
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName="deliveries")["QueueUrl"]
         monkeypatch.setenv("WEBHOOKS_TABLE", "webhooks")
@@ -110,10 +107,6 @@ def test_test_button_sends_signed_sample_and_logs(api, httpserver):
 
 
 def test_replay_requeues_past_delivery_with_same_id(api, httpserver):
-    from catalog.shared import events
-    from catalog.webhooks import fanout
-    from catalog.shared.settings import get_settings
-    from catalog.webhooks.endpoints import EndpointStore
     sqs, url = api
     _, created = call("POST", "/webhooks", {"url": httpserver.url_for("/hook")})
     event = events.envelope(events.UPLOAD_COMPLETED, {"import_id": "imp_1"})

@@ -2,12 +2,9 @@
 moto for DynamoDB/SQS, real HTTP receivers on 127.0.0.1, signatures checked with `standardwebhooks`."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import threading
 import time
 import types
-from pathlib import Path
 
 import boto3
 import pytest
@@ -15,23 +12,14 @@ from moto import mock_aws
 from standardwebhooks import Webhook
 from werkzeug import Response
 
-from catalog.shared import aws
-
-from catalog.shared import events
-from catalog.webhooks import fanout, queue
+from catalog.shared import aws, events
 from catalog.shared.settings import get_settings
+from catalog.webhooks import fanout, queue
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_handler(name: str):
-    spec = importlib.util.spec_from_file_location(f"unit_{name}", ROOT / "functions" / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
-
+from tests.support.handlers import load_handler
+from tests.support.receiver import Receiver
+from tests.support.template_resources import create_table
 
 CONTEXT = types.SimpleNamespace(function_name="test", memory_limit_in_mb=128, aws_request_id="req",
                                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test")
@@ -41,12 +29,8 @@ CONTEXT = types.SimpleNamespace(function_name="test", memory_limit_in_mb=128, aw
 def env(monkeypatch, moto_env):
     with mock_aws():
         aws.client.cache_clear()
-        ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
-        ddb.create_table(TableName="webhooks", BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                    {"AttributeName": "sk", "KeyType": "RANGE"}])
+        create_table("WebhooksTable", "webhooks")
+        sqs = boto3.client("sqs")
         urls = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("deliveries", "slow", "dlq")}
         monkeypatch.setenv("WEBHOOKS_TABLE", "webhooks")
         monkeypatch.setenv("WEBHOOK_DELIVERIES_QUEUE_URL", urls["deliveries"])
@@ -198,25 +182,21 @@ def test_long_delays_are_chained(env, httpserver, monkeypatch):
 
 
 def test_hanging_receiver_does_not_delay_others(env, httpserver):
-    from pytest_httpserver import HTTPServer
-    release = threading.Event()
-    hanging = HTTPServer(host="127.0.0.1", threaded=True)
-    hanging.expect_request("/hang").respond_with_handler(lambda r: (release.wait(5), Response("late"))[1])
-    hanging.start()
+    hanging = Receiver(["hang"])                      # answers only when stopped
     arrivals: list[float] = []
     httpserver.expect_request("/hook").respond_with_handler(lambda r: (arrivals.append(time.monotonic()),
                                                                        Response("ok"))[1])
     try:
-        slow = env.store.create(hanging.url_for("/hang"), ["*"])
+        slow = env.store.create(hanging.url, ["*"])
         env.store.create(httpserver.url_for("/hook"), ["*"])
         fan_out(env, *[events.envelope(events.PRODUCT_CREATED, {"n": i}) for i in range(5)])  # 10 messages
         started = time.monotonic()
         count, failed = pump(env, env.urls["deliveries"], env.deliver)
         batch_seconds = time.monotonic() - started
         assert count == 10 and failed == []
-        assert len(arrivals) == 5
+        assert len(arrivals) == 5 and len(hanging.requests) == 5
         assert max(arrivals) - started < 0.8, "healthy deliveries waited for the hanging one"
-        assert 0.9 < batch_seconds < 3                        # the batch ends at the 1 s timeout, not 5 s
+        assert 0.9 < batch_seconds < 3                        # the batch ends at the 1 s timeout
         assert env.store.get(slow["id"])["slow_until"] > time.time()
 
         # Later events: the hanging endpoint's deliveries go to the slow lane; the main lane stays fast.
@@ -226,8 +206,6 @@ def test_hanging_receiver_does_not_delay_others(env, httpserver):
         pump(env, env.urls["deliveries"], env.deliver)
         assert time.monotonic() - started < 0.8 and len(arrivals) == 10
     finally:
-        release.set()
-        hanging.clear()
         hanging.stop()
 
 

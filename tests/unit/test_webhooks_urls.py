@@ -1,4 +1,5 @@
 """URL safety: refused without sending anything (names are resolved, or stubbed to resolve)."""
+import re
 import socket
 
 import pytest
@@ -54,9 +55,15 @@ def test_only_plain_http_urls(url):
         check_url(url, allow_private=True)
 
 
-def test_local_development_allows_loopback():
-    check_url("http://127.0.0.1:8080/hook", allow_private=True)
-    check_url("http://localhost:8080/hook", allow_private=True)
+@pytest.mark.parametrize("url, refusal", [
+    ("http://127.0.0.1:8080/hook", "non-public address (127.0.0.1)"),
+    ("http://localhost:8080/hook", "localhost"),
+    ("http://[::1]:8080/hook", "non-public address (::1)"),
+])
+def test_local_development_allows_loopback(url, refusal):
+    assert check_url(url, allow_private=True) is None          # allowed: returns without raising
+    with pytest.raises(UnsafeUrlError, match=re.escape(refusal)):
+        check_url(url, allow_private=False)                     # the same URL, refused in the cloud
 
 
 def test_delivery_refuses_private_target_without_connecting(monkeypatch):
@@ -76,3 +83,18 @@ def test_connected_address_is_rechecked(httpserver, monkeypatch):
     assert result.status_code is None and "non-public address" in result.error
     assert len(httpserver.log) == 0
     assert sender.post(httpserver.url_for("/hook"), "{}", {}, timeout=2, allow_private=True).status_code == 200
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+                                 "http://169.254.170.2/v2/credentials"])
+def test_metadata_addresses_stay_refused_when_private_targets_are_allowed(url):
+    with pytest.raises(UnsafeUrlError, match="cloud metadata address"):
+        check_url(url, allow_private=True)
+    result = sender.post(url, "{}", {}, timeout=1, allow_private=True)
+    assert result.status_code is None and result.error.startswith("refused")
+
+
+def test_a_name_resolving_to_metadata_is_refused_when_private_targets_are_allowed(monkeypatch):
+    monkeypatch.setattr(urls, "resolve", lambda host, port: ["169.254.169.254"])
+    with pytest.raises(UnsafeUrlError, match="metadata"):
+        check_url("http://metadata.example.test/", allow_private=True)

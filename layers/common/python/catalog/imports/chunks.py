@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Callable
 
 from catalog.imports.csvfile import (
     header_from_names,
@@ -14,59 +13,15 @@ from catalog.imports.csvfile import (
 )
 from catalog.imports.progress import CANCELLED, FAILED, ImportStore
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
-from catalog.products.stats import CatalogStats
-from catalog.products.store import (
-    Product,
-    ProductStore,
-    created_items,
-    product_id_stream,
-    product_item,
-    shard_of,
-    take_ids,
-)
+from catalog.products.catalogs import catalog_store
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
 from catalog.shared.gc_pause import gc_paused
+from catalog.shared.settings import Settings
 
 
 def error_part_key(import_id: str, index: int) -> str:
     return f"imports/{import_id}/errors/{index:06d}.csv"
-
-
-def plan_writes(import_id: str, winners: dict[str, ProductRow], existing: dict[str, dict],
-                now: str, next_id: Callable[[], str]) -> tuple[list[dict], dict[str, int], set[str]]:
-    """Decides per row: create, update or leave alone. Pure: no I/O, so it is easy to test.
-    `next_id` gives ids for created products, in row order."""
-    if not existing:
-        # Nothing stored (a first import, or a fresh catalog): every row creates, in one batch.
-        items = created_items(winners.values(), take_ids(next_id, len(winners)), now, import_id)
-        return (items, {"created": len(items), "updated": 0, "unchanged": 0},
-                {shard_of(key) for key in winners})
-    items, created, updated, unchanged, new_shards = [], 0, 0, 0, set()
-    for key, row in winners.items():
-        old = existing.get(key)
-        if old is None:
-            items.append(product_item(row.sku, row.name, row.description, row.price, row.active,
-                                      next_id(), now, now, import_id))
-            created += 1
-            new_shards.add(shard_of(key))
-            continue
-        stored = Product.from_item(old)
-        if stored.import_id == import_id:
-            # An earlier attempt of this chunk already wrote this row (each SKU has one
-            # winning row per import): count it as that attempt decided, write nothing.
-            if stored.created_at == stored.updated_at:
-                created += 1
-            else:
-                updated += 1
-            continue
-        if stored.content() == (row.sku, row.name, row.description, row.price, row.active):
-            unchanged += 1
-            continue
-        items.append(product_item(row.sku, row.name, row.description, row.price, row.active,
-                                  stored.id, stored.created_at, now, import_id))
-        updated += 1
-    return items, {"created": created, "updated": updated, "unchanged": unchanged}, new_shards
 
 
 def errors_csv(errors: list[RowError]) -> bytes:
@@ -93,9 +48,9 @@ def read_chunk(data: bytes, chunk: dict) -> tuple[dict[str, ProductRow], list[Ro
     return winners, errors, duplicates
 
 
-def process_chunk(chunk: dict, *, products_table: str, imports_table: str) -> dict:
+def process_chunk(settings: Settings, chunk: dict) -> dict:
     import_id, index = chunk["import_id"], chunk["index"]
-    imports = ImportStore(imports_table)
+    imports = ImportStore(settings.imports_table)
     status = imports.status_of(import_id)
     if status in (CANCELLED, FAILED):
         return {"index": index, "skipped": status}
@@ -107,24 +62,17 @@ def process_chunk(chunk: dict, *, products_table: str, imports_table: str) -> di
     with gc_paused():
         winners, errors, duplicates = read_chunk(data, chunk)
 
-    store = ProductStore(products_table)
-    if chunk.get("fresh"):
-        # The catalog was empty when the import was planned: nothing stored to compare with.
-        # Ids come from a stream seeded by import and chunk, the time from the plan, so a
-        # retry rewrites exactly the same items.
-        existing, now = {}, chunk["planned_at"]
-    else:
-        existing, now = store.get_many(winners), now_iso()
-    with gc_paused():
-        items, counts, new_shards = plan_writes(import_id, winners, existing, now,
-                                                product_id_stream(f"{import_id}:{index}"))
-    store.write_many(items)
+    store = catalog_store(settings)
+    # A first bulk load writes with the plan's time, so a retry rewrites exactly the same products.
+    fresh = bool(chunk.get("fresh"))
+    write = store.write_chunk(import_id, index, winners, fresh=fresh, now=chunk["planned_at"] if fresh else now_iso())
     if errors:
         s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
                       ContentType="text/csv")
 
+    counts = write.counts()
     counts.update(failed=len(errors), duplicates=duplicates, rows_processed=chunk["rows"],
                   bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
     if imports.record_chunk(import_id, index, counts):
-        CatalogStats(imports_table).add(counts["created"], new_shards)
+        store.chunk_counted(write)
     return {"index": index, **counts}

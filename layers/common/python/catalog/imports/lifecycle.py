@@ -36,7 +36,7 @@ from catalog.imports.progress import (
     ImportStore,
     import_id_for_object,
 )
-from catalog.products.store import ProductStore
+from catalog.products.catalogs import catalog_store
 from catalog.shared import events
 from catalog.shared.aws import client
 from catalog.shared.catalog_lock import CatalogLock
@@ -120,7 +120,7 @@ def run_plan(settings: Settings, import_id: str) -> dict:
         raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
     plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
                        max_bytes=settings.max_upload_bytes,
-                       into_empty_catalog=ProductStore(settings.products_table).is_empty())
+                       into_empty_catalog=catalog_store(settings).is_empty())
     imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,

@@ -36,7 +36,11 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    catalog_store: str = "dynamodb"          # where products live: "dynamodb" or "aurora" (PostgreSQL)
     products_table: str = "products"
+    catalog_db_cluster_arn: str = ""
+    catalog_db_secret_arn: str = ""
+    catalog_db_name: str = "catalog"
     imports_table: str = "imports"
     uploads_bucket: str = "uploads"
     events_queue_url: str = ""
@@ -103,7 +107,11 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     base = Settings()
     extra = {"cursor_key": cursor_secret.encode()} if cursor_secret else {}
     return Settings(
+        catalog_store=read.text("CATALOG_STORE", base.catalog_store).lower(),
         products_table=read.text("PRODUCTS_TABLE", base.products_table),
+        catalog_db_cluster_arn=read.text("CATALOG_DB_CLUSTER_ARN"),
+        catalog_db_secret_arn=read.text("CATALOG_DB_SECRET_ARN"),
+        catalog_db_name=read.text("CATALOG_DB_NAME", base.catalog_db_name),
         imports_table=read.text("IMPORTS_TABLE", base.imports_table),
         uploads_bucket=read.text("UPLOADS_BUCKET", base.uploads_bucket),
         events_queue_url=read.text("EVENTS_QUEUE_URL"),

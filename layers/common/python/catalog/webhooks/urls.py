@@ -61,6 +61,10 @@ def check_url(url: str, allow_private: bool) -> None:
     """Raises UnsafeUrlError when the URL may not be called. Resolves the host; sends nothing."""
     host, port = check_syntax(url)
     if allow_private:
+        # Local development: this machine and private networks may receive, cloud metadata never.
+        for address in resolve(host, port):
+            if ipaddress.ip_address(address.split("%", 1)[0]) in METADATA_ADDRESSES:
+                raise UnsafeUrlError(f"the host '{host}' resolves to a cloud metadata address ({address})")
         return
     if host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
         raise UnsafeUrlError("the URL points to this machine (localhost)")
