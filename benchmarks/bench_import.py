@@ -27,14 +27,14 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
+from cloud_process import CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
+
 from catalog.imports.chunks import read_chunk  # noqa: E402
 from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines  # noqa: E402
 from catalog.imports.rows import ProductRow, read_rows  # noqa: E402
 from catalog.products.dynamodb_catalog import plan_writes  # noqa: E402
 from catalog.products.store import Product, product_id_stream  # noqa: E402
 from catalog.shared.gc_pause import gc_paused  # noqa: E402
-from cloud_process import CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
-
 from local import template as tpl  # noqa: E402
 from tests.support.cloud import upload_via_api, wait_for_import  # noqa: E402
 

@@ -4,22 +4,10 @@ import imports_routes
 import products_routes
 import webhooks_routes
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import (
-    APIGatewayHttpResolver,
-    Response,
-    content_types,
-)
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestValidationError,
-)
-from catalog.shared.errors import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    Invalid,
-    NotFound,
-    TooLarge,
-)
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from catalog.shared.errors import DomainError
 
 logger = Logger()
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -41,7 +29,7 @@ def invalid_request(error: RequestValidationError):
     return http_errors.validation_response(error.errors())
 
 
-@app.exception_handler([NotFound, Conflict, BadRequest, Invalid, TooLarge])
+@app.exception_handler(list(http_errors.STATUS_OF))
 def domain_error(error: DomainError):
     """Each kind of domain error -> its one status (http_errors.STATUS_OF); any other error is a 500."""
     return http_errors.domain_error_response(error)

@@ -2,14 +2,8 @@
 import json
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from catalog.shared.errors import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    Invalid,
-    NotFound,
-    TooLarge,
-)
+
+from catalog.shared.errors import BadRequest, Conflict, DomainError, Invalid, NotFound, TooLarge
 
 STATUS_OF = {NotFound: 404, Conflict: 409, BadRequest: 400, Invalid: 422, TooLarge: 413}
 

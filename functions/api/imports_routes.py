@@ -4,12 +4,13 @@ from typing import Annotated, Optional
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, Field, field_validator
+
 from catalog.imports import lifecycle, uploads
 from catalog.imports.errors import ImportNotFound, NoErrorReport
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
 from catalog.shared.settings import get_settings
-from pydantic import BaseModel, Field, field_validator
 
 router = Router()
 TAGS = ["Imports"]   # groups the operations on the docs page

@@ -17,6 +17,8 @@ from urllib.parse import quote, unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from catalog.products import delete_all, rules
 from catalog.products.delete_all_jobs import DeleteAllJobs, view
 from catalog.products.errors import DeleteAllNotFound, SkuChanged
@@ -24,7 +26,6 @@ from catalog.products.listing import MAX_LIMIT, ProductFilter, ProductQuery
 from catalog.products.writes import ProductValues, ProductWriter
 from catalog.shared.errors import Invalid
 from catalog.shared.settings import get_settings
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 router = Router()
 TAGS = ["Products"]   # groups the operations on the docs page

@@ -5,6 +5,8 @@ from typing import Annotated, Literal, Optional
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel, Field, field_validator
+
 from catalog.shared import cursors
 from catalog.shared.events import EVENT_TYPES
 from catalog.shared.settings import WebhookSettings, get_settings
@@ -12,7 +14,6 @@ from catalog.webhooks import management
 from catalog.webhooks.endpoints import ALL, EndpointStore, public_view
 from catalog.webhooks.errors import EndpointNotFound
 from catalog.webhooks.log import DeliveryLog
-from pydantic import BaseModel, Field, field_validator
 
 router = Router()
 TAGS = ["Webhooks"]   # groups the operations on the docs page

@@ -1,6 +1,7 @@
 """The delete-all state machine's steps (one function, the step named by `action`):
 plan -> segment (Map item, looped while not done) -> finish; any failure -> fail."""
 from aws_lambda_powertools import Logger
+
 from catalog.products import delete_all
 from catalog.shared.settings import get_settings
 

@@ -1,5 +1,6 @@
 """State "Finish": checks every chunk reported, joins the error report, emits upload.completed."""
 from aws_lambda_powertools import Logger
+
 from catalog.imports import lifecycle
 from catalog.shared.settings import get_settings
 

@@ -1,5 +1,6 @@
 """State "MarkFailed": records a readable failure message and emits upload.failed."""
 from aws_lambda_powertools import Logger
+
 from catalog.imports import lifecycle
 from catalog.shared.settings import get_settings
 

@@ -1,5 +1,6 @@
 """State "Plan": checks the file, counts its rows and writes the chunk manifest to S3."""
 from aws_lambda_powertools import Logger
+
 from catalog.imports import lifecycle
 from catalog.shared.settings import get_settings
 

@@ -1,5 +1,6 @@
 """Map item "ProcessChunk": validates and upserts one chunk of rows."""
 from aws_lambda_powertools import Logger
+
 from catalog.imports.chunks import process_chunk
 from catalog.shared.settings import get_settings
 

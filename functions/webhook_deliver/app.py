@@ -3,12 +3,9 @@
 A record fails (and SQS redelivers it, via Powertools' partial batch response) only when the
 infrastructure did; a receiver's failure is retried by the domain with a delayed message."""
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from catalog.shared.settings import get_settings
 from catalog.webhooks.delivery import Received, deliver_batch
 

@@ -1,11 +1,8 @@
 """Events queue -> one delivery message per subscribed, enabled webhook endpoint (deliveries queue)."""
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from catalog.shared.settings import get_settings
 from catalog.webhooks.fanout import fan_out_messages
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.cloud import (all_products, clear_catalog, get_import, upload_via_api, wait_for_history,
-                                 wait_for_import)
+from tests.support.cloud import all_products, clear_catalog, get_import, upload_via_api, wait_for_history, wait_for_import
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT.parent / "shared" / "tools" / "gen_products.py"

@@ -10,8 +10,8 @@ import pytest
 from catalog.imports import lifecycle
 from catalog.imports.chunks import process_chunk
 from catalog.imports.errors import BadFileError
-from catalog.imports.progress import PROCESSING, QUEUED, ImportStore
 from catalog.imports.planner import plan_import
+from catalog.imports.progress import PROCESSING, QUEUED, ImportStore
 from catalog.shared.failures import readable_failure
 from catalog.shared.settings import get_settings
 

@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from catalog.products import rules
 from catalog.imports.chunks import read_chunk
-from catalog.products.dynamodb_catalog import plan_writes
 from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
-from catalog.products.store import ProductIds, created_items, product_id_stream, product_item, take_ids
 from catalog.imports.rows import ProductRow, read_record_rows, read_text_rows
+from catalog.products import rules
+from catalog.products.dynamodb_catalog import plan_writes
+from catalog.products.store import ProductIds, created_items, product_id_stream, product_item, take_ids
 
 TRICKY_LINES = [
     b'S-1,Lamp,A lamp.,12.50,true', b'S-2,  Lamp  ,  padded  , 7 ,YES', b'S-3,Lamp,,,', b',Lamp,d,1,true',

@@ -5,12 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from catalog.imports.csvfile import (
-    header_from_names,
-    iter_records,
-    split_lines,
-    text_lines,
-)
+from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
 from catalog.imports.progress import CANCELLED, FAILED, ImportStore
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
 from catalog.products.catalogs import catalog_store

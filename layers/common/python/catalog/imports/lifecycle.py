@@ -15,12 +15,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from catalog.imports.error_report import write_error_report
-from catalog.imports.errors import (
-    BadFileError,
-    ImportEnded,
-    ImportNotFound,
-    IncompleteImportError,
-)
+from catalog.imports.errors import BadFileError, ImportEnded, ImportNotFound, IncompleteImportError
 from catalog.imports.planner import plan_import
 from catalog.imports.progress import (
     ACTIVE,

@@ -19,21 +19,8 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from catalog.products.delete_all_jobs import (
-    ENDED,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    DeleteAllJobs,
-    new_job_id,
-    summary,
-)
-from catalog.products.errors import (
-    DeleteAllRunning,
-    ImportRunning,
-    IncompleteDeleteAllError,
-)
+from catalog.products.delete_all_jobs import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED, DeleteAllJobs, new_job_id, summary
+from catalog.products.errors import DeleteAllRunning, ImportRunning, IncompleteDeleteAllError
 from catalog.products.stats import CatalogStats
 from catalog.products.store import ProductStore
 from catalog.shared import events

@@ -6,15 +6,7 @@ from typing import Callable
 
 from catalog.products.catalog_store import ChunkWrite
 from catalog.products.stats import CatalogStats
-from catalog.products.store import (
-    Product,
-    ProductStore,
-    created_items,
-    product_id_stream,
-    product_item,
-    shard_of,
-    take_ids,
-)
+from catalog.products.store import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
 from catalog.shared.gc_pause import gc_paused
 from catalog.shared.settings import Settings
 

@@ -14,12 +14,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from catalog.products.errors import (
-    DeleteAllRunning,
-    ProductExists,
-    ProductNotFound,
-    WriteConflict,
-)
+from catalog.products.errors import DeleteAllRunning, ProductExists, ProductNotFound, WriteConflict
 from catalog.products.rules import normalize_sku
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, new_product_id, shard_of

@@ -12,13 +12,7 @@ from botocore.exceptions import ClientError
 
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
-from catalog.shared.dynamo import (
-    batch_get,
-    from_item,
-    is_conditional_failure,
-    to_item,
-    to_value,
-)
+from catalog.shared.dynamo import batch_get, from_item, is_conditional_failure, to_item, to_value
 from catalog.webhooks import signing
 
 PK = "endpoint"

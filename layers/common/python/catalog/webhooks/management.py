@@ -5,12 +5,7 @@ from __future__ import annotations
 from catalog.shared.settings import WebhookSettings
 from catalog.webhooks import queue
 from catalog.webhooks.endpoints import EndpointStore
-from catalog.webhooks.errors import (
-    DeliveryNotFound,
-    EndpointDisabled,
-    EndpointNotFound,
-    RefusedUrl,
-)
+from catalog.webhooks.errors import DeliveryNotFound, EndpointDisabled, EndpointNotFound, RefusedUrl
 from catalog.webhooks.log import DeliveryLog
 from catalog.webhooks.urls import UnsafeUrlError, check_url
 from catalog.webhooks.worker import attempt, sample_event
