@@ -27,7 +27,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
-from cloud_process import CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
+from tests.support.cloud_process import CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
 
 from catalog.imports.chunks import read_chunk  # noqa: E402
 from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines  # noqa: E402

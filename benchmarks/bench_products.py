@@ -26,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
-from cloud_process import CloudProcess, PeakRss  # noqa: E402
+from tests.support.cloud_process import CloudProcess, PeakRss  # noqa: E402
 
 GEN = Path("/work/shared/tools/gen_products.py")
 if not GEN.exists():

@@ -35,7 +35,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
-from cloud_process import CloudProcess, PeakRss  # noqa: E402
+from tests.support.cloud_process import CloudProcess, PeakRss  # noqa: E402
 
 
 class Receiver:

@@ -22,17 +22,26 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=3000, help="web page and HTTP API")
     parser.add_argument("--aws-port", type=int, default=4566, help="S3, SQS, Step Functions (moto)")
     parser.add_argument("--dynamodb-port", type=int, default=4567, help="DynamoDB (dynalite)")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".local-data", help="where DynamoDB keeps its data")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".local-data",
+                        help="where DynamoDB (and PostgreSQL, with CatalogStore=aurora) keep their data")
+    parser.add_argument("--rds-data-port", type=int, default=None,
+                        help="RDS Data API, with CatalogStore=aurora (default: a free port)")
     parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="override a template parameter, e.g. ChunkConcurrency=8")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     parameters = local_parameters(args.parameter)
     cloud = LocalCloud(data_dir=args.data_dir, api_port=args.api_port, aws_port=args.aws_port,
-                       dynamodb_port=args.dynamodb_port, parameters=parameters,
+                       dynamodb_port=args.dynamodb_port, rds_data_port=args.rds_data_port, parameters=parameters,
                        environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
     cloud.start()
     bucket = cloud.ref("UploadsBucket")
+    database = ""
+    if cloud.postgres is not None:     # CatalogStore=aurora: Aurora PostgreSQL, here an embedded PostgreSQL
+        database = f"""
+  Catalog database : RDS Data API at {cloud.rds_data_endpoint} (cluster {cloud.ref(cloud.database_cluster)})
+                     embedded PostgreSQL, data in {cloud.postgres.data_dir}; psql:
+                     {cloud.postgres.psql_command(cloud.database_name, cloud.database_user)}"""
     print(f"""
 Catalog importer running locally.
   Web page and API : {cloud.api_url}/
@@ -41,7 +50,7 @@ Catalog importer running locally.
   Import by drop   : AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 \\
                      --endpoint-url {cloud.aws_endpoint} s3 cp catalog.csv s3://{bucket}/incoming/
   Webhooks         : receivers on this machine (http://127.0.0.1:...) are allowed
-                     (WebhookAllowPrivateTargets={parameters["WebhookAllowPrivateTargets"]})
+                     (WebhookAllowPrivateTargets={parameters["WebhookAllowPrivateTargets"]}){database}
 Press Ctrl-C to stop.""", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

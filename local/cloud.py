@@ -5,12 +5,16 @@
   the real ASL; its Lambda calls are answered by the handlers, run in this process.
 - The HTTP API and the web page: one local port.
 - SQS event sources: pollers that invoke the handlers with batches.
+- An Aurora PostgreSQL cluster (when the template's Conditions keep one, e.g. CatalogStore=aurora):
+  an embedded PostgreSQL with its data in <data_dir>/postgres, reached through a local RDS Data
+  API endpoint on its own port.
 
 Handlers reach the emulators through the standard AWS_ENDPOINT_URL* variables only.
 """
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +23,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,6 +37,8 @@ from . import template as tpl
 from .event_sources import SqsMapping, SqsPoller
 from .http_api import HttpApiApp, Route
 from .lambdas import FunctionRegistry, LocalFunction
+from .postgres import EmbeddedPostgres
+from .rds_data import DataApi
 
 log = logging.getLogger("local.cloud")
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +91,33 @@ class _MotoWithLambda:
         return self.moto_app(environ, start_response)
 
 
+def database_arns(stack: str, logical: str, props: dict | None = None) -> tuple[str, str, str]:
+    """(cluster identifier, cluster ARN, master secret ARN) the local cloud gives a DB cluster."""
+    identifier = str((props or {}).get("DBClusterIdentifier") or f"{stack}-{logical}").lower()
+    cluster_arn = f"arn:aws:rds:{tpl.REGION}:{tpl.ACCOUNT}:cluster:{identifier}"
+    # A managed master secret is named rds!cluster-<uuid>, with Secrets Manager's 6-character suffix.
+    secret_id = uuid.uuid5(uuid.NAMESPACE_URL, cluster_arn)
+    suffix = hashlib.sha256(cluster_arn.encode()).hexdigest()[:6]
+    return identifier, cluster_arn, f"arn:aws:secretsmanager:{tpl.REGION}:{tpl.ACCOUNT}:secret:rds!cluster-{secret_id}-{suffix}"
+
+
 class LocalCloud:
     def __init__(self, *, data_dir: Path, api_port: int = 3000, aws_port: int = 4566, dynamodb_port: int = 4567,
-                 parameters: dict[str, Any] | None = None, stack: str = "catalog", host: str = "127.0.0.1",
-                 pollers_per_queue: int = 2, environment: dict[str, str] | None = None):
+                 rds_data_port: int | None = None, parameters: dict[str, Any] | None = None, stack: str = "catalog",
+                 host: str = "127.0.0.1", pollers_per_queue: int = 2, environment: dict[str, str] | None = None):
         self.data_dir = Path(data_dir)
         self.api_port, self.aws_port, self.dynamodb_port = api_port, aws_port, dynamodb_port
         self.host = host
-        self.template = tpl.load(ROOT / "template.yaml")
-        self.resolver = tpl.Resolver(self.template, stack, {k: str(v) for k, v in (parameters or {}).items()})
+        self.resolver = tpl.Resolver(tpl.load(ROOT / "template.yaml"), stack,
+                                     {k: str(v) for k, v in (parameters or {}).items()})
+        self.resolver.check_parameters()
+        # What CloudFormation would deploy with these parameters: resources whose Condition is false are left out.
+        self.template = self.resolver.template = self.resolver.deployed_template()
+        clusters = tpl.resources_of(self.template, "AWS::RDS::DBCluster")
+        if len(clusters) > 1:
+            raise RuntimeError(f"template: the local cloud runs one database cluster, not {sorted(clusters)}")
+        self.database_cluster: str | None = next(iter(clusters), None)   # logical id
+        self.rds_data_port = (rds_data_port or free_port()) if self.database_cluster else None
         self.pollers_per_queue = pollers_per_queue
         self.extra_environment = environment or {}
         self.functions = FunctionRegistry()
@@ -100,6 +125,9 @@ class LocalCloud:
         self.routes: list[Route] = []
         self._servers: list = []
         self._dynalite: subprocess.Popen | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.database_name = self.database_user = None      # the cluster's DatabaseName and MasterUsername
+        self._data_api: DataApi | None = None
 
     # --- endpoints ---------------------------------------------------------------------
     @property
@@ -114,8 +142,14 @@ class LocalCloud:
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
 
+    @property
+    def rds_data_endpoint(self) -> str | None:
+        """The RDS Data API (when the template has a database cluster)."""
+        return f"http://{self.host}:{self.rds_data_port}" if self.rds_data_port else None
+
     def client(self, service: str):
-        endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.aws_endpoint
+        endpoint = {"dynamodb": self.dynamodb_endpoint, "rds-data": self.rds_data_endpoint}.get(service) \
+            or self.aws_endpoint
         return boto3.session.Session().client(service, endpoint_url=endpoint, region_name=tpl.REGION,
                                               aws_access_key_id="local", aws_secret_access_key="local")
 
@@ -130,6 +164,8 @@ class LocalCloud:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._set_process_environment()
         self._start_dynalite()
+        if self.database_cluster:
+            self._start_database(self.database_cluster)
         self._start_moto()
         self._provision()
         self.functions.preload()
@@ -144,6 +180,10 @@ class LocalCloud:
         for server, thread in self._servers:
             server.shutdown()
             thread.join(timeout=5)
+        if self._data_api is not None:
+            self._data_api.close()
+        if self.postgres is not None:
+            self.postgres.stop()
         if self._dynalite and self._dynalite.poll() is None:
             self._dynalite.terminate()
             try:
@@ -163,6 +203,10 @@ class LocalCloud:
             "AWS_REGION": tpl.REGION, "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint, "MOTO_PORT": str(self.aws_port),
         })
+        if self.rds_data_endpoint:
+            os.environ["AWS_ENDPOINT_URL_RDS_DATA"] = self.rds_data_endpoint
+        else:
+            os.environ.pop("AWS_ENDPOINT_URL_RDS_DATA", None)
         os.environ.pop("AWS_PROFILE", None)
         if str(LAYER_PATH) not in os.sys.path:
             os.sys.path.insert(0, str(LAYER_PATH))
@@ -179,13 +223,36 @@ class LocalCloud:
         atexit.register(self.stop)
         wait_for_port(self.dynamodb_port, process=self._dynalite)
 
+    def _start_database(self, logical: str) -> None:
+        """The Aurora cluster: an embedded PostgreSQL (data in <data_dir>/postgres) with the
+        cluster's database and master user, and the RDS Data API for it on its own port."""
+        r = self.resolver
+        props = r.resolve(self.template["Resources"][logical].get("Properties", {}))
+        identifier, cluster_arn, secret_arn = database_arns(r.stack, logical, props)
+        secret_id = uuid.uuid5(uuid.NAMESPACE_URL, cluster_arn)
+        r.refs[logical] = identifier
+        r.attrs[(logical, "DBClusterArn")] = cluster_arn
+        r.attrs[(logical, "MasterUserSecret.SecretArn")] = secret_arn
+        r.attrs[(logical, "DBClusterResourceId")] = f"cluster-{secret_id.hex[:26].upper()}"
+        for instance, res in tpl.resources_of(self.template, "AWS::RDS::DBInstance").items():
+            r.refs[instance] = str(res.get("Properties", {}).get("DBInstanceIdentifier") or f"{r.stack}-{instance}").lower()
+
+        database, user = props.get("DatabaseName", "postgres"), props.get("MasterUsername", "postgres")
+        self.database_name, self.database_user = database, user
+        # synchronous_commit=off: a commit returns before its WAL reaches the disk; a crash of the
+        # laptop may lose the last moments of work, never corrupts the data.
+        self.postgres = EmbeddedPostgres(self.data_dir / "postgres", settings={"synchronous_commit": "off"}).start()
+        self.postgres.ensure_database(database, owner=user)
+        self._data_api = DataApi(resource_arn=cluster_arn, secret_arn=secret_arn, database=database,
+                                 conninfo=lambda name: self.postgres.conninfo(name, user=user))
+        self._serve(self._data_api, self.rds_data_port)
+        log.info("database %s: PostgreSQL started in %.2fs, Data API at %s", identifier,
+                 self.postgres.started_in, self.rds_data_endpoint)
+
     def _start_moto(self) -> None:
         moto_patches.apply()
         from moto.core.config import default_user_config
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         app = _MotoWithLambda(DomainDispatcherApplication(create_backend_app), self.functions)
         self._serve(app, self.aws_port)

@@ -21,7 +21,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct(tag: str):
-    name = "Ref" if tag == "Ref" else f"Fn::{tag}"
+    name = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
 
     def construct(loader, node):
         if isinstance(node, yaml.ScalarNode):
@@ -45,24 +45,110 @@ def load(path: Path) -> dict:
     return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 
+class _NoValue:
+    """`Ref: AWS::NoValue`: the key or list item that resolves to it is left out."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+_CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition")
+
+
 @dataclass
 class Resolver:
-    """Resolves intrinsics against local physical names and attributes."""
+    """Resolves intrinsics against local physical names and attributes, and evaluates the template's
+    Conditions against the parameters (their defaults, then the overrides given)."""
     template: dict
     stack: str
     parameters: dict[str, str] = field(default_factory=dict)
     refs: dict[str, Any] = field(default_factory=dict)                 # logical id -> Ref value
     attrs: dict[tuple[str, str], Any] = field(default_factory=dict)    # (logical id, attr) -> value
+    _conditions: dict[str, bool | None] = field(default_factory=dict, repr=False)  # None: being evaluated
 
-    def pseudo(self) -> dict[str, str]:
+    def pseudo(self) -> dict[str, Any]:
         return {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack,
-                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
+                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE}
 
     def parameter(self, name: str) -> str:
         if name in self.parameters:
             return str(self.parameters[name])
         return str(self.template.get("Parameters", {})[name].get("Default", ""))
 
+    def check_parameters(self) -> None:
+        """Refuses what CloudFormation refuses: an unknown parameter, a value outside AllowedValues or
+        MinValue/MaxValue, a parameter with neither a value nor a default."""
+        declared = self.template.get("Parameters", {})
+        unknown = sorted(set(self.parameters) - set(declared))
+        if unknown:
+            raise ValueError(f"template: no parameter named {', '.join(unknown)}")
+        for name, spec in declared.items():
+            if name not in self.parameters and "Default" not in spec:
+                raise ValueError(f"template: parameter {name} needs a value")
+            value = self.parameter(name)
+            allowed = [_scalar(v) for v in spec.get("AllowedValues", [])]
+            if allowed and value not in allowed:
+                raise ValueError(f"template: {name}={value} is not one of {allowed}")
+            if spec.get("Type") == "Number":
+                try:
+                    number = float(value)
+                except ValueError:
+                    raise ValueError(f"template: {name}={value} is not a number") from None
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    raise ValueError(f"template: {name}={value} is below its MinValue {spec['MinValue']}")
+                if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    raise ValueError(f"template: {name}={value} is above its MaxValue {spec['MaxValue']}")
+
+    # --- conditions --------------------------------------------------------------------
+    def condition(self, name: str) -> bool:
+        """The value of one entry of the template's Conditions section."""
+        if name not in self._conditions:
+            conditions = self.template.get("Conditions", {})
+            if name not in conditions:
+                raise KeyError(f"template: no condition named {name}")
+            self._conditions[name] = None  # marks it as being evaluated, to report a cycle
+            self._conditions[name] = self._evaluate(conditions[name])
+        value = self._conditions[name]
+        if value is None:
+            raise ValueError(f"template: condition {name} refers to itself")
+        return value
+
+    def _evaluate(self, expression: Any) -> bool:
+        """A condition function (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) -> its truth."""
+        if not (isinstance(expression, dict) and len(expression) == 1):
+            raise ValueError(f"template: not a condition function: {expression!r}")
+        (key, arg), = expression.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (_scalar(self.resolve(v)) for v in arg)
+            return left == right
+        if key == "Fn::Not":
+            (inner,) = arg
+            return not self._evaluate(inner)
+        if key == "Fn::And":
+            return all(self._evaluate(inner) for inner in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(inner) for inner in arg)
+        raise ValueError(f"template: {key} is not a condition function ({', '.join(_CONDITION_FUNCTIONS)})")
+
+    def included(self, entry: dict) -> bool:
+        """Whether a resource or output is part of the stack: it has no Condition, or a true one."""
+        name = entry.get("Condition") if isinstance(entry, dict) else None
+        return name is None or self.condition(name)
+
+    def deployed_template(self) -> dict:
+        """The template as CloudFormation deploys it with these parameters: the resources and outputs
+        whose Condition is false left out (everything else as it is, intrinsics unresolved)."""
+        template = dict(self.template)
+        for section in ("Resources", "Outputs"):
+            if section in template:
+                template[section] = {k: v for k, v in template[section].items() if self.included(v)}
+        return template
+
+    # --- intrinsics --------------------------------------------------------------------
     def ref(self, name: str) -> Any:
         pseudo = self.pseudo()
         if name in pseudo:
@@ -74,8 +160,14 @@ class Resolver:
         raise KeyError(f"template: Ref to unknown or not-yet-created resource {name}")
 
     def resolve(self, value: Any) -> Any:
+        """Resolves every intrinsic in value; keys and list items that resolve to AWS::NoValue are
+        left out (a value that is AWS::NoValue as a whole resolves to None)."""
+        resolved = self._resolve(value)
+        return None if resolved is NO_VALUE else resolved
+
+    def _resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self._resolve(item) for item in value) if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -89,8 +181,12 @@ class Resolver:
                 return self._sub(arg)
             if key == "Fn::Join":
                 sep, parts = arg
-                return sep.join(str(self.resolve(p)) for p in parts)
-        return {k: self.resolve(v) for k, v in value.items()}
+                return sep.join(str(p) for p in self._resolve(parts))
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self._resolve(when_true if self.condition(name) else when_false)
+        resolved = {k: self._resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
@@ -104,6 +200,13 @@ class Resolver:
                 return str(self.attrs[(logical, attr)])
             return str(self.ref(name))
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def _scalar(value: Any) -> str:
+    """A template scalar as CloudFormation compares it: a string (YAML's true/false in lower case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def resources_of(template: dict, kind: str) -> dict[str, dict]:

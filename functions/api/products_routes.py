@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from catalog.products import delete_all, rules
 from catalog.products.delete_all_jobs import DeleteAllJobs, view
 from catalog.products.errors import DeleteAllNotFound, SkuChanged
-from catalog.products.listing import MAX_LIMIT, ProductFilter, ProductQuery
+from catalog.products.catalogs import catalog_store
+from catalog.products.pages import MAX_LIMIT, ProductFilter
 from catalog.products.writes import ProductValues, ProductWriter
 from catalog.shared.errors import Invalid
 from catalog.shared.settings import get_settings
@@ -127,8 +128,7 @@ def _settings():
 
 
 def _writer() -> ProductWriter:
-    s = _settings()
-    return ProductWriter(s.products_table, s.imports_table)
+    return ProductWriter(_settings())
 
 
 def _sku_param(sku: str) -> str:
@@ -157,8 +157,8 @@ def list_products(
     if q and name and q.strip().lower() != name.strip().lower():
         raise Invalid("give the name filter as q or as name, not both", {"name": "conflicts with q"})
     s = _settings()
-    query = ProductQuery(s.products_table, s.imports_table, s.name_search_scan_segments)
-    page = query.list(ProductFilter.of(sku, q or name, active), limit or min(s.page_size, MAX_LIMIT), cursor)
+    page = catalog_store(s).list_products(ProductFilter.of(sku, q or name, active),
+                                          limit or min(s.page_size, MAX_LIMIT), cursor)
     return page.to_json()
 
 

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 
 import boto3
 
-from catalog.products.stats import CatalogStats
-from catalog.products.store import Product, ProductStore, shard_of
+from catalog.imports.rows import ProductRow
+from catalog.products.catalogs import catalog_store
+from catalog.products.store import shard_of
+from catalog.shared.settings import get_settings
 from tests.support.handlers import load_function_module
 from tests.support.template_resources import create_table
 
@@ -68,18 +70,24 @@ def drain_events(queue_url: str) -> list[dict]:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
+STORES = ("dynamodb", "aurora")     # the catalog stores (template parameter CatalogStore)
+
+
 def load_products(products: list[dict]) -> None:
-    """Batch-writes products as an import would (items + stats)."""
-    now = "2024-01-01T00:00:00.000000Z"
-    items = [Product(p["sku"], p["name"], p.get("description", ""), p.get("price"), p.get("active", True),
-                     f"id-{i}", now, now).to_item() for i, p in enumerate(products)]
-    ProductStore("products").write_many(items)
-    CatalogStats("imports").add(len(items), {shard_of(p["sku"].lower()) for p in products})
+    """Writes products as an import's chunk would, into the configured catalog store."""
+    rows = {p["sku"].lower(): ProductRow(i + 2, p["sku"].lower(), p["sku"], p["name"], p.get("description", ""),
+                                         p.get("price"), p.get("active", True)) for i, p in enumerate(products)}
+    store = catalog_store(get_settings())
+    write = store.write_chunk("imp_20240101T000000_000000000000", 0, rows, fresh=True,
+                              now="2024-01-01T00:00:00.000000Z")
+    store.chunk_counted(write)
 
 
 def order_key(sku: str):
+    """Where a SKU comes in a listing: DynamoDB pages walk shard by shard (a one-character key's
+    shard is "<c>_"); PostgreSQL pages follow the key."""
     key = sku.lower()
-    return (shard_of(key), key)
+    return (shard_of(key), key) if get_settings().catalog_store == "dynamodb" else ("", key)
 
 
 def load_api_module():

@@ -10,6 +10,8 @@ from moto import mock_aws
 from catalog.shared.aws import client
 from catalog.shared.settings import get_settings
 from tests.support import products_api
+from tests.support.data_api import CLUSTER_ARN, DATABASE, SECRET_ARN, empty_postgres_catalog, local_data_api
+from tests.support.products_api import STORES
 
 REGION = "us-east-1"
 
@@ -53,8 +55,25 @@ def pipeline_aws(monkeypatch, moto_env):
 
 
 # --- products API (tests/support/products_api.py) ---------------------------------------------
-@pytest.fixture
-def aws(monkeypatch, moto_env):
+@pytest.fixture(scope="session")
+def data_api(tmp_path_factory):
+    """The PostgreSQL catalog store's database: an embedded PostgreSQL behind the local Data API."""
+    with local_data_api(tmp_path_factory.mktemp("catalog-postgres")) as running:
+        yield running
+
+
+@pytest.fixture(params=STORES)
+def aws(request, monkeypatch, moto_env):
+    """moto for everything AWS, and the catalog store named by the parameter (both by default; a
+    test about one store's internals says `@pytest.mark.parametrize("aws", ["dynamodb"], indirect=True)`):
+    the products table, or the PostgreSQL catalog emptied for the test."""
+    if request.param == "aurora":
+        running = request.getfixturevalue("data_api")
+        for key, value in {"CATALOG_STORE": "aurora", "CATALOG_DB_CLUSTER_ARN": CLUSTER_ARN,
+                           "CATALOG_DB_SECRET_ARN": SECRET_ARN, "CATALOG_DB_NAME": DATABASE,
+                           "AWS_ENDPOINT_URL_RDS_DATA": running["endpoint"]}.items():
+            monkeypatch.setenv(key, value)
+        empty_postgres_catalog(running)
     monkeypatch.setenv("PRODUCTS_TABLE", "products")
     monkeypatch.setenv("IMPORTS_TABLE", "imports")
     monkeypatch.setenv("IMPORT_STATE_MACHINE_ARN", products_api.IMPORT_ARN)

@@ -213,6 +213,7 @@ def test_listing_totals_and_matches(api):
     assert status == 200 and page["limit"] == 50 and len(page["items"]) == 50
 
 
+@pytest.mark.parametrize("aws", ["dynamodb"], indirect=True)     # the DynamoDB listing's walk
 def test_rare_name_search_scans_the_rest_and_counts_matches(api, monkeypatch):
     from catalog.products import listing as products_query
     # 12 shards of 10 products; "walnut" only in the last 8 shards, so the first batch finds none

@@ -9,6 +9,8 @@ import json
 import boto3
 import pytest
 
+from catalog.products.catalogs import catalog_store
+from catalog.shared.settings import get_settings
 from tests.support.handlers import load_handler
 from tests.support.products_api import REGION, Api, Context, catalog, drain_events, load_products
 
@@ -37,8 +39,8 @@ def run_job(handler, job_id: str, segments_first=None) -> dict:
 
 
 def test_delete_all_empties_the_catalog(api, aws, delete_all_handler, monkeypatch):
-    from catalog.products import delete_all
-    monkeypatch.setattr(delete_all, "SCAN_PAGE", 37)       # many pages per segment
+    from catalog.products import dynamodb_catalog
+    monkeypatch.setattr(dynamodb_catalog, "KEYS_PAGE", 37)       # many pages per segment
     products = catalog(300)
     assert len(products) == 300
     load_products(products)
@@ -61,8 +63,9 @@ def test_delete_all_empties_the_catalog(api, aws, delete_all_handler, monkeypatc
     assert summary["status"] == "SUCCEEDED" and summary["deleted"] == 300
     status, done = api("GET", f"/products/delete-all/{job['id']}")
     assert status == 200 and done["status"] == "SUCCEEDED" and done["percent"] == 100.0
-    assert done["segments_done"] == done["total_segments"] == 8   # groups of shards, at most 8
-    assert boto3.client("dynamodb", region_name=REGION).scan(TableName="products")["Count"] == 0
+    # DynamoDB: groups of shards, at most 8; PostgreSQL: one statement
+    assert done["segments_done"] == done["total_segments"] == (8 if get_settings().catalog_store == "dynamodb" else 1)
+    assert catalog_store(get_settings()).count() == 0
     _, page = api("GET", "/products")
     assert page["total"] == 0 and page["items"] == []
     events = drain_events(aws)
@@ -73,10 +76,11 @@ def test_delete_all_empties_the_catalog(api, aws, delete_all_handler, monkeypatc
     assert api("DELETE", "/products")[0] == 202
 
 
+@pytest.mark.parametrize("aws", ["dynamodb"], indirect=True)     # DynamoDB deletes shard by shard
 def test_segment_hands_over_when_time_runs_low(api, delete_all_handler, monkeypatch):
-    from catalog.products import delete_all
+    from catalog.products import delete_all, dynamodb_catalog
     from catalog.shared.settings import get_settings
-    monkeypatch.setattr(delete_all, "SCAN_PAGE", 10)
+    monkeypatch.setattr(dynamodb_catalog, "KEYS_PAGE", 10)
     load_products(catalog(60))
     _, job = api("DELETE", "/products")
     plan = delete_all.plan(get_settings(), job["id"])

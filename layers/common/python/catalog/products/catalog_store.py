@@ -1,14 +1,19 @@
-"""The catalog store seam: what the import pipeline needs of wherever products live.
+"""The catalog store seam: what the import pipeline, the products API and delete-all need of
+wherever products live.
 
 Two implementations, chosen per deployment by `Settings.catalog_store` (template parameter
-`CatalogStore`): DynamoDB (`dynamodb_catalog.py`) and PostgreSQL through the RDS Data API
-(`postgres.py`). Rows are (line, key, sku, name, description, price, active), key being the
+`CatalogStore`, see catalogs.py): DynamoDB (`dynamodb_catalog.py`) and PostgreSQL through the RDS
+Data API (`postgres.py`). Everything above the seam (pipeline, API, events, webhooks, the import
+and delete-all job items, the catalog lock) is the same for both. Rows are (line, key, sku, name, description, price, active), key being the
 trimmed, lower-cased SKU; the planner has already chosen one winning row per key.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
+
+from catalog.products.pages import Page, ProductFilter
+from catalog.products.store import Product
 
 
 @dataclass
@@ -35,3 +40,36 @@ class CatalogStore(Protocol):
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Called once, after the chunk's counts were recorded exactly once."""
+
+    # --- one product: conditional primitives (products/writes.py adds the lock and the events)
+    def get_product(self, key: str) -> Product | None: ...
+
+    def insert_product(self, product: Product) -> bool:
+        """False when a product with that key exists (in any letter case)."""
+
+    def replace_product(self, product: Product, expected_updated_at: str) -> bool:
+        """False when the product changed since it was read, or is gone."""
+
+    def delete_product(self, key: str) -> Product | None:
+        """The deleted product, or None when there was none."""
+
+    # --- listing and counting
+    def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page: ...
+
+    def count(self) -> int: ...
+
+    # --- delete-all (products/delete_all.py runs the job, the lock and the event)
+    def delete_all_segments(self, at_most: int) -> list[dict]:
+        """The work items of a delete-all, at most `at_most` (state carried between invocations)."""
+
+    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
+        """Deletes one segment's products, reporting each batch to `deleted`; returns the work item
+        with `done`, or a continuation when `time_is_short()`."""
+
+    def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
+        """Deletes whatever is left (written by a client that raced the lock)."""
+
+    def reset_counts(self) -> None: ...
+
+    def forget_deleted(self, count: int) -> None:
+        """A delete-all failed part way after deleting `count` products."""

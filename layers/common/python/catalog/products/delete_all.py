@@ -10,19 +10,17 @@ finish          state "Finish"   -> checks every group finished, sweeps straggle
                                     SUCCEEDED, products.deleted_all, lock released
 fail            state "MarkFailed" -> FAILED with a readable message, lock released
 
-Work is split by shard rather than by Scan segments: a shard is a key range in every index, so
-each worker reads only its own keys (measured on dynalite, where a segmented Scan reads the whole
-index once per segment). On AWS the shard queries spread over the index's partitions as well.
+How the products go is the catalog store's (catalog_store.CatalogStore): on DynamoDB by groups of
+shards, each worker reading only its own keys from the slim index; on PostgreSQL one segment, one
+statement. The job item, the lock, the state machine and the event are the same for both.
 """
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
+from catalog.products.catalogs import catalog_store
 from catalog.products.delete_all_jobs import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED, DeleteAllJobs, new_job_id, summary
 from catalog.products.errors import DeleteAllRunning, ImportRunning, IncompleteDeleteAllError
-from catalog.products.stats import CatalogStats
-from catalog.products.store import ProductStore
 from catalog.shared import events
 from catalog.shared.aws import client
 from catalog.shared.catalog_lock import CatalogLock
@@ -30,8 +28,6 @@ from catalog.shared.clock import now_iso
 from catalog.shared.failures import readable_failure
 from catalog.shared.settings import Settings
 
-SCAN_PAGE = 5000                    # keys per read: progress is reported after each page
-WRITE_THREADS = 4                   # concurrent BatchWriteItem calls per segment
 RESERVE_MS = 60_000                 # a segment invocation hands over when less time than this is left
 
 
@@ -45,8 +41,7 @@ def start(settings: Settings) -> dict:
     holder = lock.acquire(job_id)
     if holder:
         raise DeleteAllRunning(holder)
-    total, _ = CatalogStats(settings.imports_table).get()
-    jobs.create(job_id, total=total, segments=settings.delete_all_segments)
+    jobs.create(job_id, total=catalog_store(settings).count(), segments=settings.delete_all_segments)
     try:
         execution = client("stepfunctions").start_execution(
             stateMachineArn=settings.delete_all_state_machine_arn, name=job_id, input=json.dumps({"job_id": job_id}))
@@ -58,64 +53,32 @@ def start(settings: Settings) -> dict:
 
 
 def plan(settings: Settings, job_id: str) -> dict:
-    """One work item per group of shards (from the catalog stats), shards dealt out round-robin."""
+    """One work item per segment the store cuts (at most the job's `total_segments`)."""
     jobs = DeleteAllJobs(settings.imports_table)
     job = jobs.get(job_id)
     if job is None:
         raise IncompleteDeleteAllError(f"delete-all {job_id} does not exist")
-    _, shards = CatalogStats(settings.imports_table).get()
-    n = max(1, min(int(job["total_segments"]), len(shards)))
+    segments = catalog_store(settings).delete_all_segments(int(job["total_segments"]))
+    n = len(segments)
     jobs.transition(job_id, RUNNING, (QUEUED, RUNNING), {"started_at": now_iso(), "total_segments": n})
     return {"job_id": job_id, "max_concurrency": n,
-            "segments": [{"job_id": job_id, "segment": i, "total_segments": n, "shards": shards[i::n],
-                          "shard_index": 0, "start_key": None, "done": False} for i in range(n)]}
-
-
-def _scan_keys(products_table: str, start_key: dict | None) -> tuple[list[str], dict | None]:
-    kwargs = dict(TableName=products_table, IndexName="search", ProjectionExpression="sku_key", Limit=SCAN_PAGE)
-    if start_key:
-        kwargs["ExclusiveStartKey"] = start_key
-    response = client("dynamodb").scan(**kwargs)
-    return [i["sku_key"]["S"] for i in response.get("Items", [])], response.get("LastEvaluatedKey")
-
-
-def _query_keys(products_table: str, shard: str, start_key: str | None) -> tuple[list[str], str | None]:
-    kwargs = dict(TableName=products_table, IndexName="search", KeyConditionExpression="#sh = :s",
-                  ExpressionAttributeNames={"#sh": "shard"}, ExpressionAttributeValues={":s": {"S": shard}},
-                  ProjectionExpression="sku_key", Limit=SCAN_PAGE)
-    if start_key is not None:
-        kwargs["ExclusiveStartKey"] = {"shard": {"S": shard}, "sku_key": {"S": start_key}}
-    response = client("dynamodb").query(**kwargs)
-    last = response.get("LastEvaluatedKey")
-    return [i["sku_key"]["S"] for i in response.get("Items", [])], (last["sku_key"]["S"] if last else None)
-
-
-def _delete_keys(store: ProductStore, keys: list[str], pool: ThreadPoolExecutor) -> None:
-    step = 25 * 8
-    list(pool.map(store.delete_many, [keys[i:i + step] for i in range(0, len(keys), step)]))
+            "segments": [{"job_id": job_id, "segment": i, "total_segments": n, **work, "done": False}
+                         for i, work in enumerate(segments)]}
 
 
 def delete_segment(settings: Settings, work: dict, remaining_ms=lambda: 900_000) -> dict:
-    """Deletes the products of one group of shards (keys read from the slim `search` index, one
-    Query per page); returns the work item, `done` or with where to go on when time runs low."""
+    """Deletes one segment's products; returns the work item, `done` or with where to go on when
+    time runs low (the state machine loops)."""
     job_id, segment = work["job_id"], int(work["segment"])
     jobs = DeleteAllJobs(settings.imports_table)
     job = jobs.get(job_id)
     if job is None or job["status"] != RUNNING:
-        return {**work, "start_key": None, "done": True}
-    store = ProductStore(settings.products_table)
-    shards, index, start_key = list(work.get("shards") or []), int(work.get("shard_index") or 0), work.get("start_key")
-    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        while index < len(shards):
-            keys, start_key = _query_keys(settings.products_table, shards[index], start_key)
-            _delete_keys(store, keys, pool)
-            jobs.add_deleted(job_id, len(keys))
-            if start_key is None:
-                index += 1
-            if index < len(shards) and remaining_ms() < RESERVE_MS:
-                return {**work, "shard_index": index, "start_key": start_key, "done": False}
-    jobs.segment_done(job_id, segment)
-    return {**work, "shard_index": len(shards), "start_key": None, "done": True}
+        return {**work, "done": True}
+    result = catalog_store(settings).delete_segment(
+        work, lambda count: jobs.add_deleted(job_id, count), lambda: remaining_ms() < RESERVE_MS)
+    if result["done"]:
+        jobs.segment_done(job_id, segment)
+    return result
 
 
 def finish(settings: Settings, job_id: str) -> dict:
@@ -129,15 +92,9 @@ def finish(settings: Settings, job_id: str) -> dict:
     if done != total:
         raise IncompleteDeleteAllError(f"{total - done} of {total} segments did not finish")
     # Stragglers (e.g. written by a client that raced the lock) go too, so the catalog ends empty.
-    store, start_key = ProductStore(settings.products_table), None
-    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        while True:
-            keys, start_key = _scan_keys(settings.products_table, start_key)
-            _delete_keys(store, keys, pool)
-            jobs.add_deleted(job_id, len(keys))
-            if start_key is None:
-                break
-    CatalogStats(settings.imports_table).reset()
+    store = catalog_store(settings)
+    store.delete_stragglers(lambda count: jobs.add_deleted(job_id, count))
+    store.reset_counts()
     if jobs.transition(job_id, SUCCEEDED, (RUNNING,), {"finished_at": now_iso()}):
         CatalogLock(settings.imports_table).release(job_id)
         done_job = jobs.get(job_id)
@@ -151,8 +108,7 @@ def fail(settings: Settings, job_id: str, error: dict | None) -> dict:
     message = readable_failure(error, job="delete-all")
     if jobs.transition(job_id, FAILED, (QUEUED, RUNNING), {"error": message, "finished_at": now_iso()}):
         job = jobs.get(job_id)
-        # Products were deleted up to here: keep the count honest (shards stay; empty ones cost one query).
-        CatalogStats(settings.imports_table).add(-int(job.get("deleted") or 0))
+        catalog_store(settings).forget_deleted(int(job.get("deleted") or 0))
         lock.release(job_id)
         return summary(job)
     lock.release(job_id)

@@ -1,14 +1,25 @@
 """The product catalog on DynamoDB: a chunk of an import compared with what is stored
-(BatchGetItem) and only what changed written (BatchWriteItem); the catalog stats follow."""
+(BatchGetItem) and only what changed written (BatchWriteItem); single products written with
+conditions; listing by the shard-partitioned indexes (listing.py). The catalog stats follow."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from botocore.exceptions import ClientError
+
 from catalog.products.catalog_store import ChunkWrite
+from catalog.products.listing import ProductQuery
+from catalog.products.pages import Page, ProductFilter
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
+from catalog.shared.aws import client
+from catalog.shared.dynamo import is_conditional_failure
 from catalog.shared.gc_pause import gc_paused
 from catalog.shared.settings import Settings
+
+KEYS_PAGE = 5000          # keys per read when deleting: progress is reported after each page
+DELETE_THREADS = 4        # concurrent BatchWriteItem calls per delete-all segment
 
 
 def plan_writes(import_id: str, winners: dict[str, tuple], existing: dict[str, dict],
@@ -49,8 +60,11 @@ def plan_writes(import_id: str, winners: dict[str, tuple], existing: dict[str, d
 
 class DynamoDBCatalog:
     def __init__(self, settings: Settings):
+        self.table, self.imports_table = settings.products_table, settings.imports_table
+        self.scan_segments = settings.name_search_scan_segments
         self.store = ProductStore(settings.products_table)
         self.stats = CatalogStats(settings.imports_table)
+        self.ddb = client("dynamodb")
 
     def is_empty(self) -> bool:
         return self.store.is_empty()
@@ -68,3 +82,110 @@ class DynamoDBCatalog:
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         self.stats.add(write.created, write.new_shards)
+
+    # --- one product (the API) ---------------------------------------------------------------
+    def get_product(self, key: str) -> Product | None:
+        item = self.ddb.get_item(TableName=self.table, Key={"sku_key": {"S": key}}, ConsistentRead=True).get("Item")
+        return Product.from_item(item) if item else None
+
+    def insert_product(self, product: Product) -> bool:
+        try:
+            self.ddb.put_item(TableName=self.table, Item=product.to_item(),
+                              ConditionExpression="attribute_not_exists(sku_key)")
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        self.stats.add(1, {shard_of(product.key)})
+        return True
+
+    def replace_product(self, product: Product, expected_updated_at: str) -> bool:
+        try:
+            self.ddb.put_item(TableName=self.table, Item=product.to_item(),
+                              ConditionExpression="attribute_exists(sku_key) AND updated_at = :u",
+                              ExpressionAttributeValues={":u": {"S": expected_updated_at}})
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    def delete_product(self, key: str) -> Product | None:
+        try:
+            response = self.ddb.delete_item(TableName=self.table, Key={"sku_key": {"S": key}},
+                                            ConditionExpression="attribute_exists(sku_key)", ReturnValues="ALL_OLD")
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return None
+            raise
+        self.stats.add(-1)
+        return Product.from_item(response["Attributes"])
+
+    # --- listing ---------------------------------------------------------------------------
+    def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page:
+        return ProductQuery(self.table, self.imports_table, self.scan_segments).list(f, limit, cursor)
+
+    # --- counting and delete-all -----------------------------------------------------------
+    def count(self) -> int:
+        return self.stats.get()[0]
+
+    def delete_all_segments(self, at_most: int) -> list[dict]:
+        """Groups of shards (from the catalog stats), dealt out round-robin. Work is split by
+        shard rather than by Scan segments: a shard is a key range in every index, so each worker
+        reads only its own keys (on dynalite a segmented Scan reads the whole index per segment)."""
+        _, shards = self.stats.get()
+        n = max(1, min(at_most, len(shards)))
+        return [{"shards": shards[i::n], "shard_index": 0, "start_key": None} for i in range(n)]
+
+    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
+        """Queries the slim `search` index shard by shard (keys only) and deletes what it finds;
+        hands back a continuation when time runs short."""
+        shards, index, start_key = list(work.get("shards") or []), int(work.get("shard_index") or 0), work.get("start_key")
+        with ThreadPoolExecutor(max_workers=DELETE_THREADS) as pool:
+            while index < len(shards):
+                keys, start_key = self._query_keys(shards[index], start_key)
+                self._delete_keys(keys, pool)
+                deleted(len(keys))
+                if start_key is None:
+                    index += 1
+                if index < len(shards) and time_is_short():
+                    return {**work, "shard_index": index, "start_key": start_key, "done": False}
+        return {**work, "shard_index": len(shards), "start_key": None, "done": True}
+
+    def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
+        """Scans the (by then nearly empty) search index and deletes what is left."""
+        start_key = None
+        with ThreadPoolExecutor(max_workers=DELETE_THREADS) as pool:
+            while True:
+                kwargs = dict(TableName=self.table, IndexName="search", ProjectionExpression="sku_key", Limit=KEYS_PAGE)
+                if start_key:
+                    kwargs["ExclusiveStartKey"] = start_key
+                response = self.ddb.scan(**kwargs)
+                keys = [i["sku_key"]["S"] for i in response.get("Items", [])]
+                self._delete_keys(keys, pool)
+                deleted(len(keys))
+                start_key = response.get("LastEvaluatedKey")
+                if start_key is None:
+                    return
+
+    def reset_counts(self) -> None:
+        self.stats.reset()
+
+    def forget_deleted(self, count: int) -> None:
+        """A delete-all that failed part way: the count follows what was deleted (shards stay;
+        empty ones cost one query)."""
+        self.stats.add(-count)
+
+    def _query_keys(self, shard: str, start_key: str | None) -> tuple[list[str], str | None]:
+        kwargs = dict(TableName=self.table, IndexName="search", KeyConditionExpression="#sh = :s",
+                      ExpressionAttributeNames={"#sh": "shard"}, ExpressionAttributeValues={":s": {"S": shard}},
+                      ProjectionExpression="sku_key", Limit=KEYS_PAGE)
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = {"shard": {"S": shard}, "sku_key": {"S": start_key}}
+        response = self.ddb.query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [i["sku_key"]["S"] for i in response.get("Items", [])], (last["sku_key"]["S"] if last else None)
+
+    def _delete_keys(self, keys: list[str], pool: ThreadPoolExecutor) -> None:
+        step = 25 * 8
+        list(pool.map(self.store.delete_many, [keys[i:i + step] for i in range(0, len(keys), step)]))

@@ -26,43 +26,19 @@ position after the page's last item, `prev` the position before its first item, 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from catalog.products.errors import BadQueryError
-from catalog.products.rules import normalize_sku
+from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, ProductStore, shard_of
-from catalog.shared import cursors
 from catalog.shared.aws import client
 
-PURPOSE = "products"
-MAX_LIMIT = 200
 FILTERED_PAGE = 4000      # items DynamoDB evaluates per filtered query call (fewer round trips)
 PARALLEL_SHARDS = 4       # shards queried at once when a filter may leave shards empty
 SCAN_WHEN_SHARE = 0.5     # scan when a page projects to need more than this share of the shards left
 SPARSE_PROBE = 2000       # inactive items read to learn which shards hold any
-
-
-@dataclass(frozen=True)
-class ProductFilter:
-    sku: str = ""              # normalized prefix
-    q: str = ""                # lower-cased substring of the name
-    active: bool | None = None
-
-    @classmethod
-    def of(cls, sku: str | None = None, q: str | None = None, active: bool | None = None) -> "ProductFilter":
-        return cls(normalize_sku(sku or ""), (q or "").strip().lower(), active)
-
-    def fingerprint(self) -> str:
-        text = json.dumps([self.sku, self.q, self.active])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def empty(self) -> bool:
-        return not self.sku and not self.q and self.active is None
 
 
 @dataclass
@@ -94,20 +70,6 @@ class IndexPlan:
 class Walk:
     found: list[dict]              # {"s": shard, "k": sku_key, "item"} in walk order, at most `need`
     matches_after: int | None      # every match after the start position, when the walk saw them all
-
-
-@dataclass
-class Page:
-    items: list[dict]
-    total: int
-    matches: int | None
-    limit: int
-    next: str | None
-    prev: str | None
-
-    def to_json(self) -> dict:
-        return {"items": self.items, "total": self.total, "matches": self.matches, "limit": self.limit,
-                "next": self.next, "prev": self.prev}
 
 
 class ProductQuery:
@@ -152,8 +114,7 @@ class ProductQuery:
 
     # --- listing -------------------------------------------------------------------------
     def list(self, f: ProductFilter, limit: int = 50, cursor: str | None = None) -> Page:
-        if not 1 <= limit <= MAX_LIMIT:
-            raise BadQueryError("limit", f"must be between 1 and {MAX_LIMIT}")
+        check_limit(limit)
         total, shards = self.stats.get()
         position = self._position(cursor, f) if cursor else None
         plan = self.plan(f, shards)
@@ -166,10 +127,9 @@ class ProductQuery:
         if not forward:
             keys.reverse()
         items = self._materialize(plan, keys)
-        fp = f.fingerprint()
 
         def make(direction: str, item: dict) -> str:
-            return cursors.encode({"f": fp, "d": direction, "s": item["s"], "k": item["k"]}, PURPOSE)
+            return make_cursor(f, direction, {"s": item["s"], "k": item["k"]})
 
         next_cursor = prev_cursor = None
         if keys:
@@ -185,14 +145,8 @@ class ProductQuery:
         return Page([Product.from_item(i).to_json() for i in items], total, matches, limit, next_cursor, prev_cursor)
 
     def _position(self, cursor: str, f: ProductFilter) -> dict:
-        try:
-            position = cursors.decode(cursor, PURPOSE)
-        except cursors.BadCursorError as error:
-            raise BadQueryError("cursor", str(error)) from None
-        if position.get("f") != f.fingerprint():
-            raise BadQueryError("cursor", "the cursor belongs to a listing with other filters")
-        if position.get("d") not in ("f", "b") or not isinstance(position.get("s"), str) \
-                or not isinstance(position.get("k"), str):
+        position = read_cursor(cursor, f)
+        if not isinstance(position.get("s"), str):
             raise BadQueryError("cursor", "the cursor is malformed")
         return position
 

@@ -10,16 +10,23 @@ decided, so a chunk counts exactly once however often it runs.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Callable, Iterable
 
 from catalog.products.catalog_store import ChunkWrite
 from catalog.products.migrations import migrate
+from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
 from catalog.products.sql import REQUEST_LIMIT, SqlClient
-from catalog.products.store import product_id_stream
+from catalog.products.store import Product, product_id_stream
 from catalog.shared.settings import Settings
 
 # A request carries the rows as JSON; stay well under the Data API's 4 MiB per request.
 REQUEST_BUDGET = REQUEST_LIMIT * 3 // 4
+MATCHES_COUNTED_UP_TO = 10_000   # beyond this a filtered listing reports `matches` as unknown
+
+# A product as the API shows it; timestamps in the items' ISO form (UTC, microseconds, Z).
+COLUMNS = """sku, name, description, price::text AS price, active, id,
+    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at, import_id"""
 
 UPSERT_CHUNK = """
 WITH incoming AS (
@@ -92,7 +99,7 @@ class PostgresCatalog:
         # `fresh` changes nothing here: the statement compares with what is stored either way.
         ids = product_id_stream(f"{import_id}:{index}")
         created = updated = unchanged = 0
-        for rows in request_batches(winners.values(), iter(ids, None)):
+        for rows in request_batches(winners.values(), iter(ids, None), budget=REQUEST_BUDGET):
             result = self.db.one(UPSERT_CHUNK, {"rows": rows, "import_id": import_id, "now": now})
             created += result["created"] + result["earlier_created"]
             updated += result["updated"] + result["earlier_updated"]
@@ -102,3 +109,122 @@ class PostgresCatalog:
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Nothing to keep: the count is the table's."""
+
+    # --- one product (the API) ---------------------------------------------------------------
+    def get_product(self, key: str) -> Product | None:
+        row = self.db.one(f"SELECT {COLUMNS} FROM products WHERE sku_key = :key", {"key": key})
+        return Product(**row) if row else None
+
+    def insert_product(self, product: Product) -> bool:
+        return self.db.execute(
+            "INSERT INTO products (sku_key, sku, name, description, price, active, id, created_at, updated_at) "
+            "VALUES (:key, :sku, :name, :description, CAST(:price AS numeric(10, 2)), :active, :id, "
+            "CAST(:created AS timestamptz), CAST(:updated AS timestamptz)) ON CONFLICT (sku_key) DO NOTHING",
+            self._values(product)) == 1
+
+    def replace_product(self, product: Product, expected_updated_at: str) -> bool:
+        return self.db.execute(
+            "UPDATE products SET sku = :sku, name = :name, description = :description, "
+            "price = CAST(:price AS numeric(10, 2)), active = :active, updated_at = CAST(:updated AS timestamptz), "
+            "import_id = NULL WHERE sku_key = :key AND updated_at = CAST(:expected AS timestamptz)",
+            {**self._values(product), "expected": expected_updated_at}) == 1
+
+    def delete_product(self, key: str) -> Product | None:
+        row = self.db.one(f"DELETE FROM products WHERE sku_key = :key RETURNING {COLUMNS}", {"key": key})
+        return Product(**row) if row else None
+
+    @staticmethod
+    def _values(product: Product) -> dict:
+        return {"key": product.key, "sku": product.sku, "name": product.name, "description": product.description,
+                "price": product.price, "active": product.active, "id": product.id,
+                "created": product.created_at, "updated": product.updated_at}
+
+    # --- listing ---------------------------------------------------------------------------
+    def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page:
+        """A page in SKU-key order (the primary key's), keyset-paged both ways: limit+1 rows tell
+        whether another page follows."""
+        check_limit(limit)
+        position = read_cursor(cursor, f) if cursor else None
+        where, params = _filters(f)
+        forward = position is None or position["d"] == "f"
+        if position:
+            where.append("sku_key > :after" if forward else "sku_key < :after")
+            params["after"] = position["k"]
+        sql = (f"SELECT sku_key, {COLUMNS} FROM products" + (" WHERE " + " AND ".join(where) if where else "")
+               + f" ORDER BY sku_key {'ASC' if forward else 'DESC'} LIMIT {limit + 1}")
+        rows = self.db.query(sql, params)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if not forward:
+            rows.reverse()
+        next_cursor = prev_cursor = None
+        if rows:
+            if (forward and more) or not forward:
+                next_cursor = make_cursor(f, "f", {"k": rows[-1]["sku_key"]})
+            if (forward and position is not None) or (not forward and more):
+                prev_cursor = make_cursor(f, "b", {"k": rows[0]["sku_key"]})
+        elif position is not None:
+            # An empty page after a cursor (e.g. everything after it was deleted): offer a way back.
+            back = {"k": position["k"]}
+            prev_cursor, next_cursor = (make_cursor(f, "b", back), None) if forward else (None, make_cursor(f, "f", back))
+        total, matches = self._counts(f)
+        items = [Product(**{k: v for k, v in row.items() if k != "sku_key"}).to_json() for row in rows]
+        return Page(items, total, matches, limit, next_cursor, prev_cursor)
+
+    def count(self) -> int:
+        return self.db.one("SELECT count(*) AS n FROM products")["n"]
+
+    # --- delete-all --------------------------------------------------------------------------
+    def delete_all_segments(self, at_most: int) -> list[dict]:
+        return [{}]         # one statement empties the table: one segment
+
+    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
+        """Every product in one transaction: the table locked, counted and truncated."""
+        with self.db.transaction() as tx:
+            tx.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+            count = tx.one("SELECT count(*) AS n FROM products")["n"]
+            tx.execute("TRUNCATE products")
+        deleted(count)
+        return {**work, "done": True}
+
+    def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
+        deleted(self.db.execute("DELETE FROM products"))
+
+    def reset_counts(self) -> None:
+        """Nothing to keep: the count is the table's."""
+
+    def forget_deleted(self, count: int) -> None:
+        """Nothing to keep: the count is the table's."""
+
+    def _counts(self, f: ProductFilter) -> tuple[int, int | None]:
+        """(total, matches): matches exact up to MATCHES_COUNTED_UP_TO, else None."""
+        where, params = _filters(f)
+        if not where:
+            total = self.count()
+            return total, total
+        row = self.db.one(
+            "SELECT (SELECT count(*) FROM products) AS total, "
+            f"(SELECT count(*) FROM (SELECT 1 FROM products WHERE {' AND '.join(where)} "
+            f"LIMIT {MATCHES_COUNTED_UP_TO + 1}) AS m) AS matches", params)
+        return row["total"], (row["matches"] if row["matches"] <= MATCHES_COUNTED_UP_TO else None)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(f: ProductFilter) -> tuple[list[str], dict]:
+    """WHERE clauses and parameters: SKU prefix as a key range (the primary key serves it), name
+    contains through the trigram index, active through the partial index for inactive products."""
+    where, params = [], {}
+    if f.sku:
+        where.append("sku_key >= :prefix AND sku_key < :prefix_end")
+        params.update(prefix=f.sku, prefix_end=f.sku[:-1] + chr(ord(f.sku[-1]) + 1))
+    if f.q:
+        where.append("lower(name) LIKE :pattern")
+        params["pattern"] = "%" + _like_escape(f.q) + "%"
+    if f.active is not None:
+        where.append("active = :active" if f.active else "NOT active")
+        if f.active:
+            params["active"] = True
+    return where, params

@@ -1,4 +1,5 @@
-"""The local cloud as a user runs it (`python -m local`, its own process), for the benchmarks."""
+"""The local cloud as a user runs it (`python -m local`, its own process), for benchmarks and for
+tests that need a cloud with other template parameters than the session's."""
 from __future__ import annotations
 
 import subprocess
@@ -9,11 +10,9 @@ from pathlib import Path
 import boto3
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from local.cloud import free_port, wait_for_port
 
-from local.cloud import free_port, wait_for_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 STACK = "catalog"
 
@@ -50,9 +49,11 @@ class CloudProcess:
 
     def __init__(self, data_dir: Path, parameters: dict):
         self.api_port, self.aws_port, self.dynamodb_port = free_port(), free_port(), free_port()
+        self.rds_data_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         args = [sys.executable, "-m", "local", "--api-port", str(self.api_port), "--aws-port", str(self.aws_port),
-                "--dynamodb-port", str(self.dynamodb_port), "--data-dir", str(data_dir)]
+                "--dynamodb-port", str(self.dynamodb_port), "--rds-data-port", str(self.rds_data_port),
+                "--data-dir", str(data_dir)]
         for name, value in parameters.items():
             args += ["--parameter", f"{name}={value}"]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -63,7 +64,7 @@ class CloudProcess:
         self.process.wait(timeout=60)
 
     def client(self, service: str):
-        port = self.dynamodb_port if service == "dynamodb" else self.aws_port
+        port = {"dynamodb": self.dynamodb_port, "rds-data": self.rds_data_port}.get(service, self.aws_port)
         return boto3.session.Session().client(service, endpoint_url=f"http://127.0.0.1:{port}",
                                               region_name="us-east-1", aws_access_key_id="local",
                                               aws_secret_access_key="local")
