@@ -28,13 +28,22 @@ def aurora_cloud(tmp_path_factory):
 
 
 def products(cloud) -> dict[str, dict]:
-    """Every product row, read through the Data API as the functions read it."""
+    """Every product row, read through the Data API as the functions read it (in pages: a result
+    is limited to 1 MB)."""
     _, cluster_arn, secret_arn = database_arns(STACK, "CatalogDatabase")
-    rows = cloud.client("rds-data").execute_statement(
-        resourceArn=cluster_arn, secretArn=secret_arn, database="catalog", formatRecordsAs="JSON",
-        sql="SELECT sku_key, sku, name, description, price::text AS price, active, id, "
-            "created_at::text AS created_at, updated_at::text AS updated_at, xmin::text AS version FROM products")
-    return {row["sku_key"]: row for row in json.loads(rows["formattedRecords"])}
+    out, after = {}, ""
+    while True:
+        response = cloud.client("rds-data").execute_statement(
+            resourceArn=cluster_arn, secretArn=secret_arn, database="catalog", formatRecordsAs="JSON",
+            sql="SELECT sku_key, sku, name, description, price::text AS price, active, id, "
+                "created_at::text AS created_at, updated_at::text AS updated_at, xmin::text AS version "
+                "FROM products WHERE sku_key > :after ORDER BY sku_key LIMIT 1000",
+            parameters=[{"name": "after", "value": {"stringValue": after}}])
+        rows = json.loads(response["formattedRecords"])
+        out.update((row["sku_key"], row) for row in rows)
+        if len(rows) < 1000:
+            return out
+        after = rows[-1]["sku_key"]
 
 
 def expected_catalog(path: Path) -> dict[str, dict]:
