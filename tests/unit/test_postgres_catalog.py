@@ -132,3 +132,24 @@ def test_the_deployment_chooses_the_store(store):
     assert isinstance(catalog_store(SETTINGS), PostgresCatalog)
     with pytest.raises(ValueError, match="unknown catalog store 'mysql'"):
         catalog_store(Settings(catalog_store="mysql"))
+
+
+def test_calls_wait_while_a_paused_cluster_resumes(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from catalog.products import sql
+    monkeypatch.setattr(sql.time, "sleep", lambda seconds: None)
+    resuming = ClientError({"Error": {"Code": "DatabaseResumingException", "Message": "resuming"}}, "ExecuteStatement")
+    answers = [resuming, resuming, {"numberOfRecordsUpdated": 1}]
+
+    def call():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert sql.resuming(call) == {"numberOfRecordsUpdated": 1} and answers == []
+    with pytest.raises(ClientError, match="resuming"):
+        sql.resuming(lambda: (_ for _ in ()).throw(resuming), waits=(0, 0))
+    other = ClientError({"Error": {"Code": "BadRequestException", "Message": "bad"}}, "ExecuteStatement")
+    with pytest.raises(ClientError, match="bad"):
+        sql.resuming(lambda: (_ for _ in ()).throw(other))

@@ -6,13 +6,17 @@ None; dict/list as JSON; Decimal as DECIMAL). Rows come back as dicts (formatRec
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+from botocore.exceptions import ClientError
 
 from catalog.shared.aws import client
 
 REQUEST_LIMIT = 4 * 1024 * 1024     # the Data API refuses larger requests
+RESUME_WAITS = (2, 4, 8, 8, 8, 8, 8)  # seconds between tries while a paused cluster resumes (46 s in all)
 
 
 def field(name: str, value: Any) -> dict:
@@ -32,6 +36,19 @@ def field(name: str, value: Any) -> dict:
     return {"name": name, "value": {"stringValue": str(value)}}
 
 
+def resuming(call: Callable[[], dict], waits: tuple[float, ...] = RESUME_WAITS) -> dict:
+    """Runs a Data API call, waiting while a paused cluster (MinCapacity 0) resumes: the Data API
+    refuses calls with DatabaseResumingException until it has, which boto3 does not retry."""
+    for wait in (*waits, None):
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "DatabaseResumingException" or wait is None:
+                raise
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
 class SqlClient:
     def __init__(self, cluster_arn: str, secret_arn: str, database: str, transaction_id: str | None = None):
         self.cluster_arn, self.secret_arn, self.database = cluster_arn, secret_arn, database
@@ -45,7 +62,7 @@ class SqlClient:
             kwargs["formatRecordsAs"] = "JSON"
         if self.transaction_id:
             kwargs["transactionId"] = self.transaction_id
-        return self.rds.execute_statement(**kwargs)
+        return resuming(lambda: self.rds.execute_statement(**kwargs))
 
     def execute(self, sql: str, params: dict | None = None) -> int:
         """Runs a statement; the number of rows it changed."""
@@ -61,8 +78,8 @@ class SqlClient:
 
     @contextmanager
     def transaction(self) -> Iterator["SqlClient"]:
-        begun = self.rds.begin_transaction(resourceArn=self.cluster_arn, secretArn=self.secret_arn,
-                                           database=self.database)
+        begun = resuming(lambda: self.rds.begin_transaction(resourceArn=self.cluster_arn, secretArn=self.secret_arn,
+                                                            database=self.database))
         tx = SqlClient(self.cluster_arn, self.secret_arn, self.database, begun["transactionId"])
         try:
             yield tx
