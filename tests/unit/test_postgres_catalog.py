@@ -116,7 +116,8 @@ def test_rows_are_sent_in_requests_under_the_data_api_limit(store, db, monkeypat
 
 
 def test_migrations_are_applied_once_with_the_indexes(store, db):
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == ["0001_products"]
+    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")] == [
+        "0001_products", "0002_product_count"]
     indexes = {r[0] for r in db.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'products'")}
     assert {"products_pkey", "products_name_trgm", "products_inactive"} <= indexes
     assert postgres.migrate(store.db) == []                           # nothing left to apply
@@ -153,3 +154,17 @@ def test_calls_wait_while_a_paused_cluster_resumes(monkeypatch):
     other = ClientError({"Error": {"Code": "BadRequestException", "Message": "bad"}}, "ExecuteStatement")
     with pytest.raises(ClientError, match="bad"):
         sql.resuming(lambda: (_ for _ in ()).throw(other))
+
+
+def test_the_count_follows_every_kind_of_write(store, db):
+    from catalog.products.store import Product
+    chunk = rows(*[(f"C-{i}", f"N {i}") for i in range(30)])
+    store.write_chunk("imp_c", 0, chunk, fresh=True, now=T1)
+    store.write_chunk("imp_d", 0, rows(("C-1", "renamed"), ("C-99", "new")), fresh=False, now=T2)  # 1 update, 1 insert
+    assert store.count() == 31
+    assert store.insert_product(Product("one", "One", "", None, True, "id-1", T1, T1)) is True
+    assert store.insert_product(Product("ONE", "Again", "", None, True, "id-2", T1, T1)) is False
+    assert store.delete_product("c-2").sku == "C-2" and store.delete_product("c-2") is None
+    assert store.count() == 31 == db.execute("SELECT count(*) FROM products").fetchone()[0]
+    position, done = store.delete_segment({}, lambda n: None, lambda: False)
+    assert done and store.count() == 0

@@ -84,9 +84,10 @@ def test_segment_hands_over_when_time_runs_low(api, delete_all_handler, monkeypa
     load_products(catalog(60))
     _, job = api("DELETE", "/products")
     plan = delete_all.plan(get_settings(), job["id"])
-    work = {**plan["segments"][0], "shards": [s for w in plan["segments"] for s in w["shards"]]}
+    shards = [s for w in plan["segments"] for s in w["position"]["shards"]]
+    work = {**plan["segments"][0], "position": {**plan["segments"][0]["position"], "shards": shards}}
     result = delete_all.delete_segment(get_settings(), work, remaining_ms=lambda: 1000)
-    assert result["done"] is False and result["start_key"]
+    assert result["done"] is False and result["position"]["start_key"]
     steps = 1
     while not result["done"]:
         result = delete_all.delete_segment(get_settings(), result, remaining_ms=lambda: 1000)

@@ -60,11 +60,12 @@ class CatalogStore(Protocol):
 
     # --- delete-all (products/delete_all.py runs the job, the lock and the event)
     def delete_all_segments(self, at_most: int) -> list[dict]:
-        """The work items of a delete-all, at most `at_most` (state carried between invocations)."""
+        """The segments' starting positions, at most `at_most` (JSON, carried by the state machine)."""
 
-    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
-        """Deletes one segment's products, reporting each batch to `deleted`; returns the work item
-        with `done`, or a continuation when `time_is_short()`."""
+    def delete_segment(self, position: dict, deleted: Callable[[int], None],
+                       time_is_short: Callable[[], bool]) -> tuple[dict, bool]:
+        """Deletes one segment's products, reporting each batch to `deleted`; returns (where to go on,
+        done): not done when `time_is_short()` stopped it."""
 
     def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
         """Deletes whatever is left (written by a client that raced the lock)."""

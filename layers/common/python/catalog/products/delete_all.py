@@ -53,7 +53,8 @@ def start(settings: Settings) -> dict:
 
 
 def plan(settings: Settings, job_id: str) -> dict:
-    """One work item per segment the store cuts (at most the job's `total_segments`)."""
+    """One work item per segment the store cuts (at most the job's `total_segments`); `position` is
+    the store's own state of the segment, carried between invocations by the state machine."""
     jobs = DeleteAllJobs(settings.imports_table)
     job = jobs.get(job_id)
     if job is None:
@@ -62,8 +63,8 @@ def plan(settings: Settings, job_id: str) -> dict:
     n = len(segments)
     jobs.transition(job_id, RUNNING, (QUEUED, RUNNING), {"started_at": now_iso(), "total_segments": n})
     return {"job_id": job_id, "max_concurrency": n,
-            "segments": [{"job_id": job_id, "segment": i, "total_segments": n, **work, "done": False}
-                         for i, work in enumerate(segments)]}
+            "segments": [{"job_id": job_id, "segment": i, "total_segments": n, "position": position, "done": False}
+                         for i, position in enumerate(segments)]}
 
 
 def delete_segment(settings: Settings, work: dict, remaining_ms=lambda: 900_000) -> dict:
@@ -74,11 +75,11 @@ def delete_segment(settings: Settings, work: dict, remaining_ms=lambda: 900_000)
     job = jobs.get(job_id)
     if job is None or job["status"] != RUNNING:
         return {**work, "done": True}
-    result = catalog_store(settings).delete_segment(
-        work, lambda count: jobs.add_deleted(job_id, count), lambda: remaining_ms() < RESERVE_MS)
-    if result["done"]:
+    position, done = catalog_store(settings).delete_segment(
+        work.get("position") or {}, lambda count: jobs.add_deleted(job_id, count), lambda: remaining_ms() < RESERVE_MS)
+    if done:
         jobs.segment_done(job_id, segment)
-    return result
+    return {**work, "position": position, "done": done}
 
 
 def finish(settings: Settings, job_id: str) -> dict:

@@ -137,10 +137,12 @@ class DynamoDBCatalog:
         n = max(1, min(at_most, len(shards)))
         return [{"shards": shards[i::n], "shard_index": 0, "start_key": None} for i in range(n)]
 
-    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
+    def delete_segment(self, position: dict, deleted: Callable[[int], None],
+                       time_is_short: Callable[[], bool]) -> tuple[dict, bool]:
         """Queries the slim `search` index shard by shard (keys only) and deletes what it finds;
-        hands back a continuation when time runs short."""
-        shards, index, start_key = list(work.get("shards") or []), int(work.get("shard_index") or 0), work.get("start_key")
+        hands back where to go on when time runs short."""
+        shards, index = list(position.get("shards") or []), int(position.get("shard_index") or 0)
+        start_key = position.get("start_key")
         with ThreadPoolExecutor(max_workers=DELETE_THREADS) as pool:
             while index < len(shards):
                 keys, start_key = self._query_keys(shards[index], start_key)
@@ -149,8 +151,8 @@ class DynamoDBCatalog:
                 if start_key is None:
                     index += 1
                 if index < len(shards) and time_is_short():
-                    return {**work, "shard_index": index, "start_key": start_key, "done": False}
-        return {**work, "shard_index": len(shards), "start_key": None, "done": True}
+                    return {**position, "shard_index": index, "start_key": start_key}, False
+        return {**position, "shard_index": len(shards), "start_key": None}, True
 
     def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
         """Scans the (by then nearly empty) search index and deletes what is left."""

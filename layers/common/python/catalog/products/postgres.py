@@ -172,20 +172,21 @@ class PostgresCatalog:
         return Page(items, total, matches, limit, next_cursor, prev_cursor)
 
     def count(self) -> int:
-        return self.db.one("SELECT count(*) AS n FROM products")["n"]
+        return self.db.one("SELECT n FROM product_count")["n"]
 
     # --- delete-all --------------------------------------------------------------------------
     def delete_all_segments(self, at_most: int) -> list[dict]:
         return [{}]         # one statement empties the table: one segment
 
-    def delete_segment(self, work: dict, deleted: Callable[[int], None], time_is_short: Callable[[], bool]) -> dict:
+    def delete_segment(self, position: dict, deleted: Callable[[int], None],
+                       time_is_short: Callable[[], bool]) -> tuple[dict, bool]:
         """Every product in one transaction: the table locked, counted and truncated."""
         with self.db.transaction() as tx:
             tx.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
             count = tx.one("SELECT count(*) AS n FROM products")["n"]
             tx.execute("TRUNCATE products")
         deleted(count)
-        return {**work, "done": True}
+        return position, True
 
     def delete_stragglers(self, deleted: Callable[[int], None]) -> None:
         deleted(self.db.execute("DELETE FROM products"))
@@ -203,7 +204,7 @@ class PostgresCatalog:
             total = self.count()
             return total, total
         row = self.db.one(
-            "SELECT (SELECT count(*) FROM products) AS total, "
+            "SELECT (SELECT n FROM product_count) AS total, "
             f"(SELECT count(*) FROM (SELECT 1 FROM products WHERE {' AND '.join(where)} "
             f"LIMIT {MATCHES_COUNTED_UP_TO + 1}) AS m) AS matches", params)
         return row["total"], (row["matches"] if row["matches"] <= MATCHES_COUNTED_UP_TO else None)
