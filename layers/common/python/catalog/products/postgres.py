@@ -141,18 +141,27 @@ class PostgresCatalog:
 
     # --- listing ---------------------------------------------------------------------------
     def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page:
-        """A page in SKU-key order (the primary key's), keyset-paged both ways: limit+1 rows tell
-        whether another page follows."""
+        """A page in SKU-key order (the primary key's), keyset-paged both ways, with the total and
+        the matches, in one statement (one Data API call): limit+1 rows tell whether another page
+        follows; matches are counted up to MATCHES_COUNTED_UP_TO."""
         check_limit(limit)
         position = read_cursor(cursor, f) if cursor else None
-        where, params = _filters(f)
+        filters, params = _filters(f)
         forward = position is None or position["d"] == "f"
+        where = list(filters)
         if position:
             where.append("sku_key > :after" if forward else "sku_key < :after")
             params["after"] = position["k"]
-        sql = (f"SELECT sku_key, {COLUMNS} FROM products" + (" WHERE " + " AND ".join(where) if where else "")
-               + f" ORDER BY sku_key {'ASC' if forward else 'DESC'} LIMIT {limit + 1}")
-        rows = self.db.query(sql, params)
+        order = "ASC" if forward else "DESC"
+        matches = (f"(SELECT count(*) FROM (SELECT 1 FROM products WHERE {' AND '.join(filters)} "
+                   f"LIMIT {MATCHES_COUNTED_UP_TO + 1}) AS m)") if filters else "(SELECT n FROM product_count)"
+        result = self.db.one(
+            f"WITH page AS (SELECT sku_key, {COLUMNS} FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key {order} LIMIT {limit + 1}) "
+            f"SELECT (SELECT n FROM product_count) AS total, {matches} AS matches, "
+            f"(SELECT coalesce(json_agg(page ORDER BY sku_key {order}), '[]') FROM page) AS rows", params)
+        rows = result["rows"]
+        rows = json.loads(rows) if isinstance(rows, str) else rows
         more = len(rows) > limit
         rows = rows[:limit]
         if not forward:
@@ -167,9 +176,10 @@ class PostgresCatalog:
             # An empty page after a cursor (e.g. everything after it was deleted): offer a way back.
             back = {"k": position["k"]}
             prev_cursor, next_cursor = (make_cursor(f, "b", back), None) if forward else (None, make_cursor(f, "f", back))
-        total, matches = self._counts(f)
+        matched = result["matches"]
         items = [Product(**{k: v for k, v in row.items() if k != "sku_key"}).to_json() for row in rows]
-        return Page(items, total, matches, limit, next_cursor, prev_cursor)
+        return Page(items, result["total"], matched if matched <= MATCHES_COUNTED_UP_TO else None, limit,
+                    next_cursor, prev_cursor)
 
     def count(self) -> int:
         return self.db.one("SELECT n FROM product_count")["n"]
@@ -192,22 +202,10 @@ class PostgresCatalog:
         deleted(self.db.execute("DELETE FROM products"))
 
     def reset_counts(self) -> None:
-        """Nothing to keep: the count is the table's."""
+        """Nothing to keep: the count follows the table (triggers)."""
 
     def forget_deleted(self, count: int) -> None:
-        """Nothing to keep: the count is the table's."""
-
-    def _counts(self, f: ProductFilter) -> tuple[int, int | None]:
-        """(total, matches): matches exact up to MATCHES_COUNTED_UP_TO, else None."""
-        where, params = _filters(f)
-        if not where:
-            total = self.count()
-            return total, total
-        row = self.db.one(
-            "SELECT (SELECT n FROM product_count) AS total, "
-            f"(SELECT count(*) FROM (SELECT 1 FROM products WHERE {' AND '.join(where)} "
-            f"LIMIT {MATCHES_COUNTED_UP_TO + 1}) AS m) AS matches", params)
-        return row["total"], (row["matches"] if row["matches"] <= MATCHES_COUNTED_UP_TO else None)
+        """Nothing to keep: the count follows the table (triggers)."""
 
 
 def _like_escape(text: str) -> str:
