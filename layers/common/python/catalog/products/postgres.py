@@ -30,9 +30,9 @@ COLUMNS = """sku, name, description, price::text AS price, active, id,
 
 UPSERT_CHUNK = """
 WITH incoming AS (
-    SELECT r.sku_key, r.sku, r.name, r.description, CAST(r.price AS numeric(10, 2)) AS price, r.active, r.id
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-         AS r(sku_key text, sku text, name text, description text, price text, active boolean, id text)
+    SELECT r->>0 AS sku_key, r->>1 AS sku, r->>2 AS name, r->>3 AS description,
+           CAST(r->>4 AS numeric(10, 2)) AS price, CAST(r->>5 AS boolean) AS active, r->>6 AS id
+    FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r
 ), earlier AS (
     SELECT count(*) FILTER (WHERE p.created_at = p.updated_at) AS created,
            count(*) FILTER (WHERE p.created_at <> p.updated_at) AS updated
@@ -60,25 +60,20 @@ SELECT (SELECT count(*) FROM incoming) AS total,
 """
 
 
-def _json_rows(rows: Iterable[tuple], ids) -> Iterable[tuple[str, int]]:
-    """Each row as a JSON object and its size; rows are (line, key, sku, name, description, price, active)."""
-    for (_, key, sku, name, description, price, active), product_id in zip(rows, ids):
-        text = json.dumps({"sku_key": key, "sku": sku, "name": name, "description": description,
-                           "price": price, "active": active, "id": product_id}, separators=(",", ":"))
-        yield text, len(text.encode())
-
-
 def request_batches(rows: Iterable[tuple], ids, budget: int = REQUEST_BUDGET) -> Iterable[str]:
-    """The rows as JSON arrays of at most `budget` bytes each (a row larger than that alone)."""
-    batch, size = [], 2
-    for text, length in _json_rows(rows, ids):
-        if batch and size + length + 1 > budget:
-            yield "[" + ",".join(batch) + "]"
-            batch, size = [], 2
-        batch.append(text)
-        size += length + 1
-    if batch:
-        yield "[" + ",".join(batch) + "]"
+    """The rows as JSON arrays of [key, sku, name, description, price, active, id], in requests of at
+    most `budget` bytes: one json.dumps per request, halved while a request is too large.
+    Rows are (line, key, sku, name, description, price, active)."""
+    pending = [[[key, sku, name, description, price, active, next(ids)]
+                for (_, key, sku, name, description, price, active) in rows]]
+    while pending:
+        batch = pending.pop()
+        text = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
+        if len(batch) > 1 and len(text.encode()) > budget:
+            half = len(batch) // 2
+            pending += [batch[half:], batch[:half]]         # first half first: rows keep their order
+        else:
+            yield text
 
 
 class PostgresCatalog:
