@@ -94,7 +94,7 @@ class PostgresCatalog:
         # `fresh` changes nothing here: the statement compares with what is stored either way.
         ids = product_id_stream(f"{import_id}:{index}")
         created = updated = unchanged = 0
-        for rows in request_batches(winners.values(), iter(ids, None), budget=REQUEST_BUDGET):
+        for rows in request_batches(winners.values(), iter(ids.take(len(winners))), budget=REQUEST_BUDGET):
             result = self.db.one(UPSERT_CHUNK, {"rows": rows, "import_id": import_id, "now": now})
             created += result["created"] + result["earlier_created"]
             updated += result["updated"] + result["earlier_updated"]
