@@ -28,16 +28,20 @@ run: setup
 	$(PY) -m local
 
 # Unit tests use moto's in-process mock; the end-to-end tests run the local cloud's moto server
-# in their own process, so the two suites run as two pytest processes.
+# in their own process, so the suites run as separate pytest processes. The end-to-end suites run
+# on the template's default catalog store (aurora), then the integration suite on DynamoDB
+# (--catalog-store, tests/conftest.py).
 test: setup
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration tests/browser -q
+	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q
 
 test-e2e: setup
 	$(PY) -m pytest tests/integration tests/browser -q
+	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
 
 lint: setup
 	$(PY) -m ruff check functions layers local tests benchmarks

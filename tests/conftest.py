@@ -1,4 +1,9 @@
-"""Shared fixtures. `local_cloud` starts the whole application once per test session.
+"""Shared fixtures. `local_cloud` starts the whole application once per test session, with the
+catalog in the store `--catalog-store` names (template parameter CatalogStore; by default the
+template's default), so the end-to-end suites run against either store:
+
+    pytest tests/integration tests/browser                        # the template's default store
+    pytest tests/integration --catalog-store dynamodb             # the other one
 
 The repository root (for `local` and `tests.support`) and the layer's `catalog` package are on the
 path through `pythonpath` in pytest.ini."""
@@ -16,6 +21,26 @@ LOCAL_CLOUD_PARAMETERS = {"ChunkRows": 1000, "ChunkConcurrency": 4, "MaxUploadBy
                           # webhooks: loopback receivers, retries and timeouts in seconds
                           "WebhookRetrySchedule": "1,1,2", "WebhookAllowPrivateTargets": "true",
                           "WebhookTimeoutSeconds": 2, "WebhookSlowCooldownSeconds": 60}
+
+
+def _catalog_store_parameter() -> dict:
+    from local import template as tpl
+    return tpl.load(ROOT / "template.yaml")["Parameters"]["CatalogStore"]
+
+
+def pytest_addoption(parser):
+    spec = _catalog_store_parameter()
+    parser.addoption("--catalog-store", choices=[str(v) for v in spec["AllowedValues"]], default=str(spec["Default"]),
+                     help="the catalog store of the session's local cloud (template parameter CatalogStore; "
+                          f"default: the template's, {spec['Default']})")
+
+
+def pytest_configure(config):
+    LOCAL_CLOUD_PARAMETERS["CatalogStore"] = config.getoption("--catalog-store")
+
+
+def pytest_report_header(config):
+    return f"catalog store of the local cloud: {LOCAL_CLOUD_PARAMETERS['CatalogStore']} (--catalog-store)"
 
 
 @pytest.fixture(scope="session")

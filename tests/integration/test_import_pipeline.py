@@ -1,5 +1,7 @@
 """The import pipeline end to end through the local cloud's real entry points:
-HTTP API -> presigned POST -> S3 -> SQS -> import_start -> Step Functions -> Lambdas -> DynamoDB."""
+HTTP API -> presigned POST -> S3 -> SQS -> import_start -> Step Functions -> Lambdas -> the catalog
+store the session's cloud runs (--catalog-store: PostgreSQL through the RDS Data API, or DynamoDB);
+products are read back through the catalog store seam (tests/support/cloud.py: all_products)."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -56,13 +59,13 @@ def test_sample_upload_through_presigned_post(empty_catalog, sample_csv):
     products = all_products(cloud)
     assert len(products) == 11
     tote = products["abc-1002"]
-    assert tote["sku"]["S"] == "abc-1002"                       # the later row's spelling wins
-    assert tote["name"]["S"] == "Cotton Tote Bag – Organic"
-    assert tote["price"]["N"] == "13.5"
+    assert tote["sku"] == "abc-1002"                            # the later row's spelling wins
+    assert tote["name"] == "Cotton Tote Bag – Organic"
+    assert tote["price"] == "13.50"                             # the file says 13.5
     napkins = products["abc-1005"]
-    assert napkins["description"]["S"] == "Set of four\npre-washed napkins"
-    assert products["abc-1006"]["active"]["BOOL"] is False
-    assert "price" not in products["abc-1009"]
+    assert napkins["description"] == "Set of four\npre-washed napkins"
+    assert products["abc-1006"]["active"] is False
+    assert products["abc-1009"]["price"] is None
 
 
 def test_error_report_lists_every_bad_row(local_cloud, sample_csv):
@@ -98,11 +101,12 @@ def test_generated_file_last_row_wins_and_reimport_writes_nothing(empty_catalog,
     truthy = {"true", "1", "yes"}
     for key, row in expected.items():
         stored = products[key]
-        assert stored["sku"]["S"] == row["sku"]
-        assert stored["name"]["S"] == row["name"]
-        assert stored["description"]["S"] == row["description"]
-        assert float(stored["price"]["N"]) == float(row["price"])
-        assert stored["active"]["BOOL"] is (row["active"] in truthy)
+        assert stored["sku"] == row["sku"]
+        assert stored["name"] == row["name"]
+        assert stored["description"] == row["description"]
+        assert Decimal(stored["price"]) == Decimal(row["price"])
+        assert stored["active"] is (row["active"] in truthy)
+        assert stored["created_at"] == stored["updated_at"]
 
     again = wait_for_import(cloud, upload_via_api(cloud, generated_20k), timeout=300)
     assert again["status"] == "SUCCEEDED", again
@@ -125,8 +129,8 @@ def test_changed_rows_are_updated_in_place(empty_catalog, tmp_path):
     after = all_products(cloud)
     assert after["upd-1"]["id"] == before["upd-1"]["id"]
     assert after["upd-1"]["created_at"] == before["upd-1"]["created_at"]
-    assert after["upd-1"]["updated_at"]["S"] > before["upd-1"]["updated_at"]["S"]
-    assert after["upd-1"]["sku"]["S"] == "upd-1" and after["upd-1"]["price"]["N"] == "12"
+    assert after["upd-1"]["updated_at"] > before["upd-1"]["updated_at"]
+    assert after["upd-1"]["sku"] == "upd-1" and after["upd-1"]["price"] == "12.00"
     assert after["upd-2"] == before["upd-2"]
 
 

@@ -1,6 +1,10 @@
 """Imports into the PostgreSQL catalog store (CatalogStore=aurora) through the local cloud's real
 entry points: API -> presigned POST -> S3 -> SQS -> Step Functions -> Lambdas -> RDS Data API ->
-embedded PostgreSQL. The cloud runs as its own `python -m local` process with that parameter."""
+embedded PostgreSQL, checked in the table's rows (row versions included).
+
+About the PostgreSQL store's rows, so these tests always run on a cloud with CatalogStore=aurora:
+the session's cloud when it runs that store (the default), else a cloud of their own, as a user
+runs it (`python -m local`, its own process), while the session's runs another store."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from local.cloud import database_arns
 from tests.support.cloud import upload_via_api, wait_for_import
@@ -20,11 +25,26 @@ GENERATOR = ROOT.parent / "shared" / "tools" / "gen_products.py"
 
 
 @pytest.fixture(scope="module")
-def aurora_cloud(tmp_path_factory):
+def cloud_on_aurora(request, tmp_path_factory):
+    if request.config.getoption("--catalog-store") == "aurora":
+        yield request.getfixturevalue("local_cloud")
+        return
     cloud = CloudProcess(tmp_path_factory.mktemp("aurora-cloud"), {
         "CatalogStore": "aurora", "ChunkRows": 1000, "ChunkConcurrency": 4, "MaxUploadBytes": 8 * 1024 * 1024})
     yield cloud
     cloud.stop()
+
+
+@pytest.fixture
+def aurora_cloud(cloud_on_aurora):
+    """A cloud with CatalogStore=aurora and an empty catalog."""
+    cloud = cloud_on_aurora
+    assert requests.get(f"{cloud.api_url}/products", timeout=30).status_code == 200   # the catalog's first use migrates it
+    _, cluster_arn, secret_arn = database_arns(STACK, "CatalogDatabase")
+    cloud.client("rds-data").execute_statement(resourceArn=cluster_arn, secretArn=secret_arn, database="catalog",
+                                               sql="DELETE FROM products")
+    assert products(cloud) == {}
+    return cloud
 
 
 def products(cloud) -> dict[str, dict]:

@@ -1,5 +1,7 @@
-"""Products API end to end through the local cloud (HTTP API -> api function -> dynalite; delete-all
-through the real delete-all state machine in moto's Step Functions; events off the events queue)."""
+"""Products API end to end through the local cloud (HTTP API -> api function -> the catalog store the
+session's cloud runs, --catalog-store: PostgreSQL through the RDS Data API, or DynamoDB on dynalite;
+delete-all through the real delete-all state machine in moto's Step Functions; events off the events
+queue). Products are loaded and read back through the catalog store seam."""
 from __future__ import annotations
 
 import random
@@ -8,8 +10,16 @@ import threading
 import pytest
 import requests
 
-from catalog.products.store import Product, shard_of
-from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import, wait_until
+from tests.support.cloud import (
+    all_products,
+    catalog_store_of,
+    clear_catalog,
+    store_name,
+    upload_via_api,
+    wait_for_import,
+    wait_until,
+)
+from tests.support.products_api import load_products, order_key
 
 
 @pytest.fixture
@@ -38,20 +48,9 @@ def captured_events(local_cloud):
 
 
 def load(cloud, products: list[dict]) -> None:
-    """Batch-writes products straight into the table, with the stats an import would keep."""
-    ddb = cloud.client("dynamodb")
-    table = cloud.ref("ProductsTable")
-    now = "2024-01-01T00:00:00.000000Z"
-    items = [Product(p["sku"], p["name"], "", p.get("price"), p.get("active", True), f"id-{i}", now, now).to_item()
-             for i, p in enumerate(products)]
-    for start in range(0, len(items), 25):
-        pending = {table: [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]}
-        while pending:
-            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-    shards = sorted({shard_of(p["sku"].lower()) for p in products})
-    ddb.update_item(TableName=cloud.ref("ImportsTable"), Key={"id": {"S": "catalog#stats"}},
-                    UpdateExpression="ADD product_count :n, shards :s",
-                    ExpressionAttributeValues={":n": {"N": str(len(items))}, ":s": {"SS": shards}})
+    """Writes products into the cloud's catalog as an import's chunk would (write_chunk, then
+    chunk_counted: whatever counts the store keeps follow)."""
+    load_products(products, store=catalog_store_of(cloud))
 
 
 def generated(n: int, seed: int = 3) -> list[dict]:
@@ -163,4 +162,4 @@ def test_import_then_list_uses_the_stats(cloud, sample_csv):
     _, page = api(cloud, "GET", "/products", params={"limit": 200})
     assert page["total"] == len(all_products(cloud)) == summary["created"]
     skus = [p["sku"].lower() for p in page["items"]]
-    assert skus == sorted(skus, key=lambda k: (shard_of(k), k))
+    assert skus == sorted(skus, key=lambda k: order_key(k, store_name(cloud)))

@@ -1,10 +1,18 @@
 """Helpers for tests that drive the local cloud through its real entry points."""
 from __future__ import annotations
 
+import os
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import requests
+
+from catalog.products.catalog_store import CatalogStore
+from catalog.products.catalogs import catalog_store
+from catalog.products.pages import MAX_LIMIT, ProductFilter
+from catalog.products.sql import SqlClient
+from catalog.shared.settings import settings_from
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -62,24 +70,97 @@ def wait_for_history(cloud, predicate, timeout: float = 60.0) -> dict:
     raise AssertionError("no matching import appeared in the history")
 
 
+def catalog_store_of(cloud) -> CatalogStore:
+    """The catalog store the cloud's handlers use, through the seam (catalog_store(settings)).
+
+    The local cloud runs in this process and set the environment the handlers' settings come from
+    (CATALOG_STORE, CATALOG_DB_*, PRODUCTS_TABLE, AWS_ENDPOINT_URL_*), so the same settings reach
+    the same catalog. They are read afresh rather than through get_settings(), whose cached
+    instance (with its cursor key) belongs to the handlers."""
+    settings = settings_from(os.environ)
+    assert settings.catalog_store == cloud.environment["CATALOG_STORE"], \
+        f"this process's settings name the {settings.catalog_store} store, the cloud runs {cloud.environment['CATALOG_STORE']}"
+    return catalog_store(settings)
+
+
+def store_name(cloud) -> str:
+    """The catalog store the cloud runs (template parameter CatalogStore): "aurora" or "dynamodb"."""
+    return cloud.environment["CATALOG_STORE"]
+
+
 def all_products(cloud) -> dict[str, dict]:
-    """Every product item, by sku_key, straight from DynamoDB."""
-    ddb = cloud.client("dynamodb")
-    items: dict[str, dict] = {}
-    for page in ddb.get_paginator("scan").paginate(TableName=cloud.ref("ProductsTable"), ConsistentRead=True):
-        for item in page["Items"]:
-            items[item["sku_key"]["S"]] = item
-    return items
+    """Every product, by sku_key, as the API shows it (Product.to_json(): price a string with two
+    decimals or None, active a bool, timestamps as ISO strings), read through the catalog store
+    seam: its listing walked page by page, each product once.
+
+    The listing is checked against what is stored, read without the listing's indexes or the
+    catalog stats (stored_products), so a product the listing misses, or shows otherwise than it
+    is stored, fails the test instead of going unseen."""
+    store = catalog_store_of(cloud)
+    listed: dict[str, dict] = {}
+    cursor = None
+    while True:
+        page = store.list_products(ProductFilter(), MAX_LIMIT, cursor)
+        for item in page.items:
+            key = item["sku"].lower()
+            assert key not in listed, f"the listing shows {key} twice"
+            listed[key] = item
+        cursor = page.next
+        if not cursor:
+            break
+    stored = stored_products(cloud)
+    missing, extra = sorted(set(stored) - set(listed)), sorted(set(listed) - set(stored))
+    assert not missing and not extra, f"the listing misses {missing[:10]} (of {len(missing)}) and shows " \
+                                      f"{extra[:10]} (of {len(extra)}) that are not stored"
+    differ = [key for key in stored if stored[key] != listed[key]]
+    assert not differ, f"listed otherwise than stored: {[(stored[k], listed[k]) for k in differ[:3]]}"
+    return listed
+
+
+def _price(value: str | None) -> str | None:
+    """A stored price as the API shows it: two decimals (DynamoDB keeps 13.5, PostgreSQL 13.50)."""
+    return None if value is None else f"{Decimal(value):.2f}"
+
+
+def stored_products(cloud) -> dict[str, dict]:
+    """Every product, by sku_key, as stored, in Product.to_json()'s shape: straight from the
+    store's own table (the one place the tests read a store's internals, to check the seam's
+    listing against it): a consistent Scan of the products table, or every row of the products
+    table through the Data API (in pages: a result is limited to 1 MB)."""
+    settings = settings_from(os.environ)
+    out: dict[str, dict] = {}
+    if store_name(cloud) == "dynamodb":
+        ddb = cloud.client("dynamodb")
+        for page in ddb.get_paginator("scan").paginate(TableName=settings.products_table, ConsistentRead=True):
+            for item in page["Items"]:
+                out[item["sku_key"]["S"]] = {
+                    "sku": item["sku"]["S"], "name": item["name"]["S"], "description": item["description"]["S"],
+                    "price": _price(item["price"]["N"] if "price" in item else None),
+                    "active": item["active"]["BOOL"], "id": item["id"]["S"],
+                    "created_at": item["created_at"]["S"], "updated_at": item["updated_at"]["S"]}
+        return out
+    assert store_name(cloud) == "aurora", f"no reader for the {store_name(cloud)} store"
+    db, after = SqlClient(settings.catalog_db_cluster_arn, settings.catalog_db_secret_arn, settings.catalog_db_name), ""
+    timestamp = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS {}"
+    while True:
+        rows = db.query("SELECT sku_key, sku, name, description, price::text AS price, active, id, "
+                        f"{timestamp.format('created_at', 'created_at')}, {timestamp.format('updated_at', 'updated_at')} "
+                        "FROM products WHERE sku_key > :after ORDER BY sku_key LIMIT 1000", {"after": after})
+        for row in rows:
+            after = row.pop("sku_key")
+            out[after] = {**row, "price": _price(row["price"])}
+        if len(rows) < 1000:
+            return out
 
 
 def clear_catalog(cloud) -> None:
-    """Deletes every product and resets the catalog totals, so a test starts from an empty catalog."""
-    ddb = cloud.client("dynamodb")
-    table = cloud.ref("ProductsTable")
-    keys = list(all_products(cloud))
-    for start in range(0, len(keys), 25):
-        pending = {table: [{"DeleteRequest": {"Key": {"sku_key": {"S": k}}}} for k in keys[start:start + 25]]}
-        while pending:
-            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-    ddb.put_item(TableName=cloud.ref("ImportsTable"),
-                 Item={"id": {"S": "catalog#stats"}, "product_count": {"N": "0"}})
+    """Empties the catalog through the seam, as a delete-all does (every segment to its end, the
+    stragglers, the counts reset), so a test starts from an empty catalog."""
+    store = catalog_store_of(cloud)
+    for position in store.delete_all_segments(1000):
+        done = False
+        while not done:
+            position, done = store.delete_segment(position, lambda count: None, lambda: False)
+    store.delete_stragglers(lambda count: None)
+    store.reset_counts()
+    assert store.count() == 0 and stored_products(cloud) == {}, "the catalog is not empty"

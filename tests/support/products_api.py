@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import boto3
 
 from catalog.imports.rows import ProductRow
+from catalog.products.catalog_store import CatalogStore
 from catalog.products.catalogs import catalog_store
 from catalog.products.store import shard_of
 from catalog.shared.settings import get_settings
@@ -73,21 +74,21 @@ def drain_events(queue_url: str) -> list[dict]:
 STORES = ("dynamodb", "aurora")     # the catalog stores (template parameter CatalogStore)
 
 
-def load_products(products: list[dict]) -> None:
-    """Writes products as an import's chunk would, into the configured catalog store."""
+def load_products(products: list[dict], store: CatalogStore | None = None) -> None:
+    """Writes products as an import's chunk would, into the configured catalog store (or `store`)."""
     rows = {p["sku"].lower(): ProductRow(i + 2, p["sku"].lower(), p["sku"], p["name"], p.get("description", ""),
                                          p.get("price"), p.get("active", True)) for i, p in enumerate(products)}
-    store = catalog_store(get_settings())
+    store = store if store is not None else catalog_store(get_settings())
     write = store.write_chunk("imp_20240101T000000_000000000000", 0, rows, fresh=True,
                               now="2024-01-01T00:00:00.000000Z")
     store.chunk_counted(write)
 
 
-def order_key(sku: str):
-    """Where a SKU comes in a listing: DynamoDB pages walk shard by shard (a one-character key's
-    shard is "<c>_"); PostgreSQL pages follow the key."""
+def order_key(sku: str, store: str | None = None):
+    """Where a SKU comes in a listing of the configured catalog store (or `store`): DynamoDB pages
+    walk shard by shard (a one-character key's shard is "<c>_"); PostgreSQL pages follow the key."""
     key = sku.lower()
-    return (shard_of(key), key) if get_settings().catalog_store == "dynamodb" else ("", key)
+    return (shard_of(key), key) if (store or get_settings().catalog_store) == "dynamodb" else ("", key)
 
 
 def load_api_module():

@@ -42,15 +42,50 @@ def create_table(logical_id: str, name: str, region: str = REGION) -> str:
     return name
 
 
-class MotoStack:
-    """Every table, queue, bucket and state machine of the template in moto (call inside mock_aws),
-    named as the local cloud names them (`<stack>-<LogicalId>`, buckets in lower case), and each
-    function's environment resolved from the template (Globals merged) with these names."""
+def deployed_template(parameters: dict | None = None, stack: str = STACK) -> dict:
+    """The template as CloudFormation deploys it with these parameters (the defaults, then the
+    overrides given): resources whose Condition is false left out, e.g. the products table when
+    CatalogStore=aurora, the database cluster when CatalogStore=dynamodb."""
+    resolver = tpl.Resolver(template=template(), stack=stack, parameters=dict(parameters or {}))
+    resolver.check_parameters()
+    return resolver.deployed_template()
 
-    def __init__(self, parameters: dict | None = None, stack: str = STACK):
-        t = template()
-        self.resolver = r = tpl.Resolver(template=t, stack=stack, parameters=dict(parameters or {}))
+
+def database_clusters(parameters: dict | None = None, stack: str = STACK) -> list[str]:
+    """The logical ids of the database clusters the template deploys with these parameters."""
+    return sorted(tpl.resources_of(deployed_template(parameters, stack), "AWS::RDS::DBCluster"))
+
+
+class MotoStack:
+    """Every table, queue, bucket and state machine the template deploys with the parameters given
+    (resources whose Condition is false are left out) in moto (call inside mock_aws), named as the
+    local cloud names them (`<stack>-<LogicalId>`, buckets in lower case), and each function's
+    environment resolved from the template (Globals merged) with these names.
+
+    moto has no RDS Data API: when the template deploys a database cluster (CatalogStore=aurora),
+    `database` is (cluster ARN, secret ARN) of the Data API the handlers reach (e.g.
+    tests/support/data_api.py's CLUSTER_ARN and SECRET_ARN), which the cluster's DBClusterArn and
+    MasterUserSecret.SecretArn resolve to; the caller points AWS_ENDPOINT_URL_RDS_DATA at it."""
+
+    def __init__(self, parameters: dict | None = None, stack: str = STACK,
+                 database: tuple[str, str] | None = None):
+        self.resolver = r = tpl.Resolver(template=template(), stack=stack, parameters=dict(parameters or {}))
+        r.check_parameters()
+        self.resolver.template = t = r.deployed_template()
         account, region = tpl.ACCOUNT, tpl.REGION
+        clusters = sorted(tpl.resources_of(t, "AWS::RDS::DBCluster"))
+        if clusters and database is None:
+            raise ValueError(f"the template deploys the database cluster(s) {clusters} with these parameters: "
+                             "pass database=(cluster ARN, secret ARN) of the RDS Data API the handlers reach")
+        if len(clusters) > 1:
+            raise ValueError(f"one Data API answers for one database cluster, not {clusters}")
+        for logical in clusters:
+            cluster_arn, secret_arn = database
+            r.refs[logical] = cluster_arn.rsplit(":", 1)[-1]          # Ref: the DBClusterIdentifier
+            r.attrs[(logical, "DBClusterArn")] = cluster_arn
+            r.attrs[(logical, "MasterUserSecret.SecretArn")] = secret_arn
+        for logical in tpl.resources_of(t, "AWS::RDS::DBInstance"):
+            r.refs[logical] = f"{stack}-{logical}".lower()
         for logical in tpl.resources_of(t, "AWS::DynamoDB::Table"):
             r.refs[logical] = create_table(logical, f"{stack}-{logical}")
             r.attrs[(logical, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{r.refs[logical]}"

@@ -1,11 +1,14 @@
 """Every function's sample event (events/), given to its real handler in moto's in-process AWS.
 
 The stack is built from template.yaml (tests/support/template_resources.py: every table, queue,
-bucket and state machine, named as the local cloud names the stack `catalog`), and each handler runs
-with the environment the template gives its function. The template's parameters are the defaults,
-except that webhooks may target 127.0.0.1 (as in local development), so the delivery reaches a real
-receiver. Each test prepares what its event refers to (tests/support/sample_events.py tells the story
-the events share) and checks what the handler did.
+bucket and state machine the template deploys, named as the local cloud names the stack `catalog`),
+and each handler runs with the environment the template gives its function. The template's
+parameters are the defaults, except that webhooks may target 127.0.0.1 (as in local development), so
+the delivery reaches a real receiver. The catalog is in the default store (CatalogStore, aurora:
+PostgreSQL through the RDS Data API, here the unit suite's embedded PostgreSQL behind the local Data
+API, emptied for each test); products are read and written through the catalog store seam. Each test
+prepares what its event refers to (tests/support/sample_events.py tells the story the events share)
+and checks what the handler did.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from standardwebhooks import Webhook
 
 from catalog.imports.errors import IncompleteImportError
 from catalog.imports.progress import PLANNING, PROCESSING, QUEUED, ImportStore
+from catalog.imports.rows import ProductRow
+from catalog.products.catalogs import catalog_store
 from catalog.products.delete_all_jobs import DeleteAllJobs
+from catalog.products.pages import ProductFilter
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, ProductStore, shard_of
 from catalog.shared import aws
@@ -28,6 +34,7 @@ from catalog.webhooks import endpoints
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
 from local import template as tpl
+from tests.support.data_api import CLUSTER_ARN, SECRET_ARN, empty_postgres_catalog
 from tests.support.handlers import LambdaContext, load_handler
 from tests.support.receiver import Receiver
 from tests.support.sample_events import (
@@ -39,31 +46,60 @@ from tests.support.sample_events import (
     SAMPLE_KEY,
     load_event,
 )
-from tests.support.template_resources import REGION, MotoStack, template
+from tests.support.template_resources import REGION, MotoStack, database_clusters, template
 
 PARAMETERS = {"WebhookAllowPrivateTargets": "true"}
 
 
 @pytest.fixture
-def stack(monkeypatch, moto_env):
+def stack(request, monkeypatch, moto_env):
+    """The stack with PARAMETERS (the catalog in the template's default store); a test about one
+    store says so with `@pytest.mark.parametrize("stack", [{"CatalogStore": ...}], indirect=True)`.
+    With a database cluster (aurora), the handlers reach the session's Data API (the catalog emptied)."""
+    parameters = {**PARAMETERS, **getattr(request, "param", {})}
+    database = None
+    if database_clusters(parameters):
+        running = request.getfixturevalue("data_api")
+        empty_postgres_catalog(running)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", running["endpoint"])
+        database = (CLUSTER_ARN, SECRET_ARN)
     with mock_aws():
         aws.client.cache_clear()
-        built = MotoStack(PARAMETERS)
+        built = MotoStack(parameters, database=database)
         for name in built.environment_names():     # only what the template sets for the function invoked
             monkeypatch.delenv(name, raising=False)
         yield built
     aws.client.cache_clear()
 
 
-def invoke(stack: MotoStack, monkeypatch, folder: str, event: dict):
-    """Calls functions/<folder>/app.py's handler with the environment the template gives the function."""
+def use_environment(stack: MotoStack, monkeypatch, folder: str) -> str:
+    """Sets the environment the template gives the function in functions/<folder>; its logical id."""
     (logical,) = [name for name in tpl.resources_of(template(), "AWS::Serverless::Function")
                   if tpl.function_properties(template(), name)["CodeUri"].rstrip("/") == f"functions/{folder}"]
     for key, value in stack.environment(logical).items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     aws.client.cache_clear()
+    return logical
+
+
+def invoke(stack: MotoStack, monkeypatch, folder: str, event: dict):
+    """Calls functions/<folder>/app.py's handler with the environment the template gives the function."""
+    logical = use_environment(stack, monkeypatch, folder)
     return load_handler(folder)(event, LambdaContext(f"catalog-{logical}"))
+
+
+def catalog_of(stack: MotoStack, monkeypatch, folder: str):
+    """The catalog store the function in functions/<folder> uses (the seam, with its environment)."""
+    use_environment(stack, monkeypatch, folder)
+    return catalog_store(get_settings())
+
+
+def stored_keys(catalog) -> list[str]:
+    """The SKU keys of every product in the catalog, through the seam's listing (one page)."""
+    page = catalog.list_products(ProductFilter(), 200, None)
+    assert page.next is None, "more products than one page holds"
+    return sorted(item["sku"].lower() for item in page.items)
 
 
 def s3():
@@ -135,9 +171,11 @@ def test_process_chunk_sample_imports_its_rows_and_reports_the_bad_one(stack, mo
     result = invoke(stack, monkeypatch, "process_chunk", load_event("process_chunk"))
     assert result == {"index": 0, "created": 6, "updated": 0, "unchanged": 0, "failed": 1, "duplicates": 0,
                       "rows_processed": 7, "bytes_processed": len(SAMPLE_FILE) - 27, "chunks_done": 1}
-    stored = boto3.client("dynamodb", region_name=REGION).scan(TableName=stack.ref("ProductsTable"))["Items"]
-    assert sorted(i["sku_key"]["S"] for i in stored) == ["bowl-007", "chair-004", "lamp-003", "mug-002", "tote-001",
-                                                          "vase-006"]
+    catalog = catalog_of(stack, monkeypatch, "process_chunk")
+    assert stored_keys(catalog) == ["bowl-007", "chair-004", "lamp-003", "mug-002", "tote-001", "vase-006"]
+    tote = catalog.get_product("tote-001")
+    assert (tote.sku, tote.name, tote.description, tote.price, tote.active) == (
+        "TOTE-001", "Canvas tote", "Heavy canvas, natural", "12.50", True)
     report = s3().get_object(Bucket=SAMPLE_BUCKET, Key=f"imports/{SAMPLE_IMPORT_ID}/errors/000000.csv")
     (line,) = report["Body"].read().decode().splitlines()
     assert line.startswith("6,price,") and "RUG-005" in line
@@ -194,6 +232,32 @@ def test_api_get_import_sample_of_an_unknown_import_is_404(stack, monkeypatch):
 
 
 # --- delete-all ------------------------------------------------------------------------------------
+# How a store cuts delete-all into segments is its own: one test per store, each naming its store.
+@pytest.mark.parametrize("stack", [{"CatalogStore": "aurora"}], ids=["aurora"], indirect=True)
+def test_delete_all_sample_plans_the_job_as_one_segment_on_postgresql(stack, monkeypatch):
+    """PostgreSQL empties the catalog in one statement: the plan is one segment, whatever number of
+    segments DELETE /products asked for."""
+    skus = [f"{a}{b}-{n}" for a in "abcd" for b in "xyz" for n in range(3)]
+    catalog = catalog_of(stack, monkeypatch, "delete_all")
+    rows = {sku: ProductRow(i + 2, sku, sku, f"product {sku}", "", "1.00", True) for i, sku in enumerate(skus)}
+    catalog.chunk_counted(catalog.write_chunk("imp_20261126T100000_000000000000", 0, rows, fresh=True,
+                                              now="2026-11-26T10:00:00.000000Z"))
+    assert catalog.count() == len(skus)
+    jobs = DeleteAllJobs(stack.ref("ImportsTable"))
+    jobs.create(SAMPLE_JOB_ID, total=len(skus), segments=8)        # as DELETE /products creates it
+    plan = invoke(stack, monkeypatch, "delete_all", load_event("delete_all"))
+    assert plan["job_id"] == SAMPLE_JOB_ID and plan["max_concurrency"] == 1
+    (work,) = plan["segments"]
+    assert {k: v for k, v in work.items() if k != "position"} == {
+        "job_id": SAMPLE_JOB_ID, "segment": 0, "total_segments": 1, "done": False}
+    assert isinstance(work["position"], dict)      # the store's own, carried by the state machine
+    job = jobs.get(SAMPLE_JOB_ID)
+    assert job["status"] == "RUNNING" and job["total_segments"] == 1
+    assert catalog.count() == len(skus)                            # planning deletes nothing
+
+
+# About the DynamoDB store's internals (the shards of the catalog stats dealt out to the segments).
+@pytest.mark.parametrize("stack", [{"CatalogStore": "dynamodb"}], ids=["dynamodb"], indirect=True)
 def test_delete_all_sample_plans_the_job_over_the_catalog_shards(stack, monkeypatch):
     now = "2026-11-26T11:00:00.000000Z"
     skus = [f"{a}{b}-{n}" for a in "abcd" for b in "xyz" for n in range(3)]       # 12 shards of 3 products
@@ -206,7 +270,7 @@ def test_delete_all_sample_plans_the_job_over_the_catalog_shards(stack, monkeypa
     plan = invoke(stack, monkeypatch, "delete_all", load_event("delete_all"))
     assert len(shards) > segments                                  # so the groups hold several shards
     assert plan["job_id"] == SAMPLE_JOB_ID and plan["max_concurrency"] == len(plan["segments"]) == segments
-    assert sorted(s for work in plan["segments"] for s in work["shards"]) == sorted(shards)
+    assert sorted(s for work in plan["segments"] for s in work["position"]["shards"]) == sorted(shards)
     assert all(work["job_id"] == SAMPLE_JOB_ID and work["done"] is False for work in plan["segments"])
     job = jobs.get(SAMPLE_JOB_ID)
     assert job["status"] == "RUNNING" and job["total_segments"] == segments

@@ -25,8 +25,24 @@ def globals_environment(r: tpl.Resolver) -> dict:
 
 
 # --- the application's template ---------------------------------------------------------------
-def test_by_default_the_catalog_is_dynamodb_and_no_database_is_deployed():
+def test_by_default_the_catalog_is_aurora_and_no_products_table_is_deployed():
     r = resolver()
+    assert r.condition("UseAurora") is True and r.condition("UseDynamoDB") is False
+    deployed = r.deployed_template()
+    assert "CatalogDatabase" in deployed["Resources"] and "CatalogDatabaseInstance" in deployed["Resources"]
+    assert "ProductsTable" not in deployed["Resources"]
+    assert "ProductsTable" in r.template["Resources"], "the template itself is left as it is"
+    r.refs.update({"ImportsTable": "i", "UploadsBucket": "b", "EventsQueue": "q"})
+    r.attrs[("CatalogDatabase", "DBClusterArn")] = CLUSTER_ARN
+    r.attrs[("CatalogDatabase", "MasterUserSecret.SecretArn")] = SECRET_ARN
+    env = globals_environment(r)
+    # Fn::If took the false branch without touching the Ref of the products table that is not there.
+    assert (env["CATALOG_STORE"], env["PRODUCTS_TABLE"], env["CATALOG_DB_CLUSTER_ARN"], env["CATALOG_DB_SECRET_ARN"],
+            env["CATALOG_DB_NAME"]) == ("aurora", "", CLUSTER_ARN, SECRET_ARN, "catalog")
+
+
+def test_catalog_store_dynamodb_deploys_the_products_table_and_no_database():
+    r = resolver({"CatalogStore": "dynamodb"})
     assert r.condition("UseAurora") is False
     deployed = r.deployed_template()
     assert "CatalogDatabase" not in deployed["Resources"] and "CatalogDatabaseInstance" not in deployed["Resources"]
@@ -56,12 +72,14 @@ def test_catalog_store_aurora_deploys_the_cluster_and_hands_its_arns_to_the_func
 
 
 def test_the_local_cloud_plans_a_database_and_a_data_api_port_only_for_aurora(tmp_path):
-    dynamodb = LocalCloud(data_dir=tmp_path, parameters={})
+    dynamodb = LocalCloud(data_dir=tmp_path, parameters={"CatalogStore": "dynamodb"})
     assert (dynamodb.database_cluster, dynamodb.rds_data_port, dynamodb.rds_data_endpoint) == (None, None, None)
     assert "CatalogDatabase" not in dynamodb.template["Resources"]
-    aurora = LocalCloud(data_dir=tmp_path, parameters={"CatalogStore": "aurora"})
-    assert aurora.database_cluster == "CatalogDatabase"
-    assert aurora.rds_data_endpoint == f"http://127.0.0.1:{aurora.rds_data_port}"
+    for parameters in ({}, {"CatalogStore": "aurora"}):      # aurora is the default
+        aurora = LocalCloud(data_dir=tmp_path, parameters=parameters)
+        assert aurora.database_cluster == "CatalogDatabase"
+        assert aurora.rds_data_endpoint == f"http://127.0.0.1:{aurora.rds_data_port}"
+        assert "ProductsTable" not in aurora.template["Resources"]
 
 
 @pytest.mark.parametrize("parameters, message", [
