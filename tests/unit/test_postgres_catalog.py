@@ -168,3 +168,26 @@ def test_the_count_follows_every_kind_of_write(store, db):
     assert store.count() == 31 == db.execute("SELECT count(*) FROM products").fetchone()[0]
     position, done = store.delete_segment({}, lambda n: None, lambda: False)
     assert done and store.count() == 0
+
+
+def test_a_large_import_refreshes_the_planner_statistics(store, db, monkeypatch):
+    def analyzed() -> int:
+        return db.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'products'").fetchone()[0]
+    monkeypatch.setattr(postgres, "ANALYZE_AFTER", 10)
+    before = analyzed()
+    store.import_finished(9)
+    assert analyzed() == before
+    store.import_finished(10)
+    assert analyzed() == before + 1
+
+
+def test_matches_are_counted_up_to_a_bound_then_unknown(store, monkeypatch):
+    from catalog.products.pages import ProductFilter
+    store.write_chunk("imp_m", 0, rows(*[(f"M-{i}", "walnut shelf" if i < 7 else "oak") for i in range(12)]),
+                      fresh=True, now=T1)
+    monkeypatch.setattr(postgres, "MATCHES_COUNTED_UP_TO", 7)
+    page = store.list_products(ProductFilter.of(q="walnut"), 5, None)
+    assert (page.total, page.matches, len(page.items)) == (12, 7, 5)
+    monkeypatch.setattr(postgres, "MATCHES_COUNTED_UP_TO", 6)
+    page = store.list_products(ProductFilter.of(q="Walnut"), 5, None)
+    assert (page.total, page.matches, len(page.items)) == (12, None, 5)

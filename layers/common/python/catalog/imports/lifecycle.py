@@ -147,6 +147,7 @@ def finish(settings: Settings, import_id: str) -> dict:
     if done != total:
         raise IncompleteImportError(f"{total - done} of {total} chunks did not finish")
     imports.transition(import_id, to=FINALIZING, allowed_from=(PROCESSING, FINALIZING))
+    catalog_store(settings).import_finished(int(item.get("created") or 0) + int(item.get("updated") or 0))
     report = write_error_report(item["bucket"], import_id, item.get("columns", []))
     values = {"finished_at": now_iso()}
     if report:

@@ -41,6 +41,9 @@ class CatalogStore(Protocol):
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Called once, after the chunk's counts were recorded exactly once."""
 
+    def import_finished(self, changed: int) -> None:
+        """Every chunk of an import is in; `changed` products were created or updated."""
+
     # --- one product: conditional primitives (products/writes.py adds the lock and the events)
     def get_product(self, key: str) -> Product | None: ...
 

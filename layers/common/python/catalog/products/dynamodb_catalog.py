@@ -83,6 +83,9 @@ class DynamoDBCatalog:
     def chunk_counted(self, write: ChunkWrite) -> None:
         self.stats.add(write.created, write.new_shards)
 
+    def import_finished(self, changed: int) -> None:
+        """Nothing to do: DynamoDB keeps no statistics."""
+
     # --- one product (the API) ---------------------------------------------------------------
     def get_product(self, key: str) -> Product | None:
         item = self.ddb.get_item(TableName=self.table, Key={"sku_key": {"S": key}}, ConsistentRead=True).get("Item")

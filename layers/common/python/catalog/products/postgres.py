@@ -21,7 +21,8 @@ from catalog.shared.settings import Settings
 
 # A request carries the rows as JSON; stay well under the Data API's 4 MiB per request.
 REQUEST_BUDGET = REQUEST_LIMIT * 3 // 4
-MATCHES_COUNTED_UP_TO = 10_000   # beyond this a filtered listing reports `matches` as unknown
+MATCHES_COUNTED_UP_TO = 1_000    # beyond this a filtered listing reports `matches` as unknown (a cheap count)
+ANALYZE_AFTER = 10_000           # products changed by an import that make it refresh the statistics
 
 # A product as the API shows it; timestamps in the items' ISO form (UTC, microseconds, Z).
 COLUMNS = """sku, name, description, price::text AS price, active, id,
@@ -104,6 +105,13 @@ class PostgresCatalog:
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Nothing to keep: the count is the table's."""
+
+    def import_finished(self, changed: int) -> None:
+        """After a bulk change, refresh the planner's statistics at once: autovacuum gets to it only
+        after its next nap, and until then a rare name search may walk the whole key index
+        (measured at 500,000 products: 650 ms before ANALYZE, 2 ms after)."""
+        if changed >= ANALYZE_AFTER:
+            self.db.execute("ANALYZE products")
 
     # --- one product (the API) ---------------------------------------------------------------
     def get_product(self, key: str) -> Product | None:
