@@ -128,7 +128,8 @@ def main() -> None:
         cloud.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\npeak RSS of the local cloud (python -m local + dynalite + PostgreSQL): {rss.peak / 2 ** 20:,.0f} MiB")
+    print(f"\npeak memory of the local cloud (python -m local + dynalite + PostgreSQL): RSS summed "
+          f"{rss.peak / 2 ** 20:,.0f} MiB, PSS summed {rss.peak_pss / 2 ** 20:,.0f} MiB")
 
 
 def measure_floor(cloud) -> float:

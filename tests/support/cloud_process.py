@@ -18,11 +18,14 @@ STACK = "catalog"
 
 
 class PeakRss:
-    """Samples the summed RSS of a process and its children every 100 ms."""
+    """Samples the memory of a process and its children every 100 ms: the summed RSS (`peak`, which
+    counts shared memory, such as PostgreSQL's shared buffers, once per process) and the summed
+    PSS (`peak_pss`, shared pages divided among the processes that map them: the machine's real
+    cost)."""
 
     def __init__(self, pid: int):
         self.process = psutil.Process(pid)
-        self.peak = 0
+        self.peak = self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -31,6 +34,7 @@ class PeakRss:
             try:
                 processes = [self.process, *self.process.children(recursive=True)]
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
+                self.peak_pss = max(self.peak_pss, sum(p.memory_full_info().pss for p in processes))
             except psutil.Error:
                 pass
             self._stop.wait(0.1)
