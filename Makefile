@@ -18,6 +18,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# The domain layer on the venv's path, as /opt/python is on Lambda's (lint-imports, a REPL).
+	echo "$(CURDIR)/layers/common/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/catalog-layer.pth"
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json
