@@ -118,3 +118,13 @@ def test_every_function_has_its_code_and_a_sample_event():
                 _check_state_input(event, tasks.get(name, []), where)
             else:
                 raise AssertionError(f"{where}: no check for the triggers {sorted(triggers)}")
+
+
+def test_settings_reach_the_function_that_reads_them():
+    """Each function gets the variables its domain code reads: a delete-all is started (and its
+    segment count read) by the API, not by the delete-all workers."""
+    template = tpl.load(ROOT / "template.yaml")
+    api_env = tpl.function_properties(template, "ApiFunction")["Environment"]["Variables"]
+    assert api_env["DELETE_ALL_SEGMENTS"] == "8"
+    assert "DELETE_ALL_STATE_MACHINE_ARN" in api_env
+    assert "IMPORT_STATE_MACHINE_ARN" in tpl.function_properties(template, "ImportStartFunction")["Environment"]["Variables"]
