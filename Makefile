@@ -52,8 +52,8 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/bench_import.py
 
-build:
-	PYENV_VERSION=3.11.7:3.12.1:3.13.0 sam build
+build: setup
+	PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(VENV)/bin/sam build
 
 clean:
 	rm -rf $(VENV) node_modules .local-data .aws-sam
