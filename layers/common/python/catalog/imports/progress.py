@@ -9,12 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from botocore.exceptions import ClientError
-
 from catalog.shared import dynamo
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso, parse_iso, stamp_id
-from catalog.shared.dynamo import from_item, is_conditional_failure, to_item
+from catalog.shared.dynamo import conditional, from_item, to_item
 
 PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING = "PENDING", "QUEUED", "PLANNING", "PROCESSING", "FINALIZING"
 SUCCEEDED, FAILED, CANCELLED = "SUCCEEDED", "FAILED", "CANCELLED"
@@ -50,14 +48,8 @@ class ImportStore:
                   "key": key, "file_name": file_name, "size": size, "created_at": now_iso()}
         for counter in COUNTERS:
             values[counter] = 0
-        try:
-            self.ddb.put_item(TableName=self.table, Item=to_item(values),
-                              ConditionExpression="attribute_not_exists(id)")
-            return True
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        return conditional(lambda: self.ddb.put_item(TableName=self.table, Item=to_item(values),
+                                                     ConditionExpression="attribute_not_exists(id)"))
 
     # --- reads --------------------------------------------------------------------
     def get(self, import_id: str) -> dict | None:
@@ -88,17 +80,11 @@ class ImportStore:
             values[f":c{i}"] = {"N": str(amount)}
             adds.append(f"#c{i} :c{i}")
         adds.append("done_chunks :chunk")
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": import_id}},
-                UpdateExpression="ADD " + ", ".join(adds),
-                ConditionExpression="attribute_exists(id) AND NOT contains(done_chunks, :i)",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-            return True
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        return conditional(lambda: self.ddb.update_item(
+            TableName=self.table, Key={"id": {"S": import_id}},
+            UpdateExpression="ADD " + ", ".join(adds),
+            ConditionExpression="attribute_exists(id) AND NOT contains(done_chunks, :i)",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values))
 
     def status_of(self, import_id: str) -> str | None:
         response = self.ddb.get_item(TableName=self.table, Key={"id": {"S": import_id}},

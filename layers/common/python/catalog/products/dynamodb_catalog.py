@@ -14,7 +14,7 @@ from catalog.products.pages import Page, ProductFilter
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, ProductStore, created_items, product_id_stream, product_item, shard_of, take_ids
 from catalog.shared.aws import client
-from catalog.shared.dynamo import is_conditional_failure
+from catalog.shared.dynamo import conditional, is_conditional_failure
 from catalog.shared.gc_pause import gc_paused
 from catalog.shared.settings import Settings
 
@@ -92,26 +92,17 @@ class DynamoDBCatalog:
         return Product.from_item(item) if item else None
 
     def insert_product(self, product: Product) -> bool:
-        try:
-            self.ddb.put_item(TableName=self.table, Item=product.to_item(),
-                              ConditionExpression="attribute_not_exists(sku_key)")
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        if not conditional(lambda: self.ddb.put_item(TableName=self.table, Item=product.to_item(),
+                                                     ConditionExpression="attribute_not_exists(sku_key)")):
+            return False
         self.stats.add(1, {shard_of(product.key)})
         return True
 
     def replace_product(self, product: Product, expected_updated_at: str) -> bool:
-        try:
-            self.ddb.put_item(TableName=self.table, Item=product.to_item(),
-                              ConditionExpression="attribute_exists(sku_key) AND updated_at = :u",
-                              ExpressionAttributeValues={":u": {"S": expected_updated_at}})
-            return True
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        return conditional(lambda: self.ddb.put_item(
+            TableName=self.table, Item=product.to_item(),
+            ConditionExpression="attribute_exists(sku_key) AND updated_at = :u",
+            ExpressionAttributeValues={":u": {"S": expected_updated_at}}))
 
     def delete_product(self, key: str) -> Product | None:
         try:

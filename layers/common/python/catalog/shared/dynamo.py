@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -50,6 +50,17 @@ def is_conditional_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
+def conditional(write: Callable[[], Any]) -> bool:
+    """Runs a conditional write: True when it was made, False when its condition did not hold."""
+    try:
+        write()
+        return True
+    except ClientError as error:
+        if is_conditional_failure(error):
+            return False
+        raise
+
+
 def backoff(attempt: int) -> None:
     time.sleep(min(5.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0))
 
@@ -70,16 +81,10 @@ def transition(ddb, table: str, key: dict, *, to: str, allowed_from: Iterable[st
         expr_values[f":from{i}"] = to_value(status)
         allowed.append(f":from{i}")
     key_name = next(iter(key))
-    try:
-        ddb.update_item(
-            TableName=table, Key=key, UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=f"attribute_exists({key_name}) AND #status IN ({', '.join(allowed)})",
-            ExpressionAttributeNames=names, ExpressionAttributeValues=expr_values)
-        return True
-    except ClientError as error:
-        if is_conditional_failure(error):
-            return False
-        raise
+    return conditional(lambda: ddb.update_item(
+        TableName=table, Key=key, UpdateExpression="SET " + ", ".join(sets),
+        ConditionExpression=f"attribute_exists({key_name}) AND #status IN ({', '.join(allowed)})",
+        ExpressionAttributeNames=names, ExpressionAttributeValues=expr_values))
 
 
 def batch_write(ddb, table: str, requests: list[dict], max_attempts: int = MAX_ATTEMPTS) -> None:
