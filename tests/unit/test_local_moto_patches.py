@@ -116,3 +116,51 @@ def test_fifo_group_in_flight_holds_back_its_later_messages(sqs):
     assert [m["Body"] for m in receive(sqs, url)] == ["b1"]
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
     assert [m["Body"] for m in receive(sqs, url)] == ["a2"]
+
+
+
+@pytest.fixture
+def s3(moto_env):
+    from moto import mock_aws
+    moto_patches.apply()
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket="uploads")
+        client.put_object(Bucket="uploads", Key="k", Body=BODY)
+        yield client
+
+
+BODY = bytes(range(256)) * 40_000      # 10 MB: spills moto's buffer to a file, as an upload does
+SIZE = len(BODY)
+
+
+@pytest.mark.parametrize("header, start, stop", [
+    ("bytes=0-0", 0, 1),
+    ("bytes=1000-2999999", 1000, 3_000_000),
+    (f"bytes={SIZE - 10}-", SIZE - 10, SIZE),
+    (f"bytes={SIZE - 10}-{SIZE * 2}", SIZE - 10, SIZE),
+    ("bytes=-17", SIZE - 17, SIZE),
+], ids=["first byte", "middle", "open end", "past the end", "suffix"])
+def test_a_ranged_get_answers_exactly_its_range(s3, header, start, stop):
+    response = s3.get_object(Bucket="uploads", Key="k", Range=header)
+    assert response["Body"].read() == BODY[start:stop]
+    assert response["ContentLength"] == stop - start
+    assert response["ContentRange"] == f"bytes {start}-{stop - 1}/{SIZE}"
+
+
+def test_a_ranged_get_reads_only_its_range(s3, monkeypatch):
+    reads = []
+    original = moto_patches._StoredBytes.__getitem__
+    monkeypatch.setattr(moto_patches._StoredBytes, "__getitem__",
+                        lambda self, part: reads.append(part) or original(self, part))
+    monkeypatch.setattr(moto_patches._StoredBytes, "__bytes__", lambda self: pytest.fail("read the whole object"))
+    assert s3.get_object(Bucket="uploads", Key="k", Range="bytes=10-19")["Body"].read() == BODY[10:20]
+    assert reads == [slice(10, 20)]
+
+
+def test_whole_and_unservable_range_gets_answer_the_whole_object(s3):
+    assert s3.get_object(Bucket="uploads", Key="k")["Body"].read() == BODY
+    assert s3.get_object(Bucket="uploads", Key="k", Range="bytes=0-1,5-6")["Body"].read() == BODY
+    with pytest.raises(ClientError) as error:
+        s3.get_object(Bucket="uploads", Key="k", Range=f"bytes={SIZE}-")
+    assert error.value.response["Error"]["Code"] == "InvalidRange"
