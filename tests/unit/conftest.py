@@ -12,8 +12,14 @@ from catalog.shared.settings import get_settings
 from tests.support import products_api
 from tests.support.data_api import CLUSTER_ARN, DATABASE, SECRET_ARN, empty_postgres_catalog, local_data_api
 from tests.support.products_api import STORES
+from tests.support.template_resources import template
 
 REGION = "us-east-1"
+
+# The metrics' namespace and service, as the template's Globals set them for every function (the
+# handlers' Powertools Metrics read them when their module loads).
+for _name in ("POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"):
+    os.environ.setdefault(_name, str(template()["Globals"]["Function"]["Environment"]["Variables"][_name]))
 
 
 @pytest.fixture(autouse=True)

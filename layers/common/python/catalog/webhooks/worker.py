@@ -12,6 +12,16 @@ import time
 import uuid
 
 from catalog.shared.events import envelope
+from catalog.shared.metrics import (
+    COUNT,
+    MILLISECONDS,
+    NO_METRICS,
+    WEBHOOK_DELIVERIES_FAILED,
+    WEBHOOK_DELIVERIES_SUCCEEDED,
+    WEBHOOK_DELIVERY_LATENCY,
+    WEBHOOK_ENDPOINTS_DISABLED,
+    MetricsSink,
+)
 from catalog.shared.settings import WebhookSettings
 from catalog.webhooks import queue, signing
 from catalog.webhooks.endpoints import EndpointStore, signing_secrets
@@ -40,8 +50,12 @@ def sample_event(event_type: str, endpoint_id: str) -> dict:
 
 
 class Worker:
-    def __init__(self, config: WebhookSettings):
+    """Delivers messages and records, in `metrics`, each attempt (succeeded or failed, and its
+    latency) and each endpoint it disables."""
+
+    def __init__(self, config: WebhookSettings, metrics: MetricsSink = NO_METRICS):
         self.config = config
+        self.metrics = metrics
         self.store = EndpointStore(config.table)
         self.log = DeliveryLog(config.table, config.log_ttl_seconds)
         # A batch's log records and endpoint statistics are written together by flush():
@@ -98,6 +112,8 @@ class Worker:
             kind=msg.get("kind") or "delivery", response_excerpt=result.response_excerpt)
         slow = result.timed_out and self._has_slow_lane()
         with self._lock:
+            self.metrics.add_metric(WEBHOOK_DELIVERIES_SUCCEEDED if result.ok else WEBHOOK_DELIVERIES_FAILED, COUNT, 1)
+            self.metrics.add_metric(WEBHOOK_DELIVERY_LATENCY, MILLISECONDS, result.response_ms)
             self._records.append(record)
             stats = self._stats.setdefault(endpoint_id, {"failures": 0})
             stats["last"] = result
@@ -107,11 +123,11 @@ class Worker:
         if result.ok:
             return outcome
         if gone:
-            self.store.disable(endpoint_id, "the receiver answered 410 Gone")
+            self._disable(endpoint_id, "the receiver answered 410 Gone")
             return outcome
         failing_for = now - float(endpoint.get("failing_since") or now)
         if failing_for >= config.disable_after_seconds:
-            self.store.disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
+            self._disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
         if delay is not None:
             send_later(SLOW if slow else lane, {**msg, "attempt": number + 1, "not_before": now + delay})
         else:
@@ -136,6 +152,11 @@ class Worker:
                 self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
                                           ok=False, error=last.error, failures=s["failures"],
                                           slow_until=s.get("slow_until"))
+
+    def _disable(self, endpoint_id: str, reason: str) -> None:
+        if self.store.disable(endpoint_id, reason) is not None:
+            with self._lock:
+                self.metrics.add_metric(WEBHOOK_ENDPOINTS_DISABLED, COUNT, 1)
 
     def _has_slow_lane(self) -> bool:
         return bool(self.config.slow_queue_url) and self.config.slow_queue_url != self.config.deliveries_queue_url
