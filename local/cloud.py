@@ -132,9 +132,11 @@ class LocalCloud:
 
     def _auth_parameters(self, template: dict) -> dict[str, str]:
         """The template's authorizer pointed at the local issuer (served on the API port), with the
-        local clients as its audience: parameters AuthIssuer and AuthAudience, when the template has them."""
+        local clients as its audience (parameters AuthIssuer and AuthAudience), and the page's origin (the
+        API port) as the browser origin allowed to upload (AllowedOrigin); each when the template has it."""
         declared = template.get("Parameters", {})
-        values = {"AuthIssuer": identity.issuer_of(self.api_url), "AuthAudience": identity.AUDIENCE}
+        values = {"AuthIssuer": identity.issuer_of(self.api_url), "AuthAudience": identity.AUDIENCE,
+                  "AllowedOrigin": self.api_url}
         return {name: value for name, value in values.items() if name in declared}
 
     # --- endpoints ---------------------------------------------------------------------

@@ -141,7 +141,9 @@ def route_auth_from_template(template: dict, resolver: tpl.Resolver) -> dict[str
             if jwt_config is None:
                 raise ValueError(f"template: {logical} authorizer {name}: the local cloud supports JWT authorizers only")
             audience = jwt_config.get("audience") or []
-            audience = [a for a in ([audience] if isinstance(audience, str) else audience) if a]
+            # A CommaDelimitedList parameter (AuthAudience) may reach here as its text "a,b,c".
+            audience = [a.strip() for a in (audience.split(",") if isinstance(audience, str) else audience)
+                        if a.strip()]
             authorizers[logical][name] = JwtAuthorizer(
                 name=name, issuer=str(jwt_config["issuer"]), audience=audience,
                 identity_source=spec.get("IdentitySource", "$request.header.Authorization"),

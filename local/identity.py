@@ -57,7 +57,9 @@ USERS = {u.username: u for u in (
 )}
 WEB_CLIENT = "local-web"
 CLIENTS = {c.client_id: c for c in (
-    Client(WEB_CLIENT, None, ("openid", "email", "catalog/read", "catalog/admin")),
+    # As the template's WebClient: no custom scopes (Cognito would grant them to every signed-in user
+    # whatever their group), so a user's role comes from cognito:groups.
+    Client(WEB_CLIENT, None, ("openid", "email")),
     Client("local-admin", "local-admin-secret", ("catalog/admin",)),
     Client("local-reader", "local-reader-secret", ("catalog/read",)),
 )}

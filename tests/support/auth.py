@@ -37,6 +37,31 @@ def token(cloud, role: str = "admin") -> str:
     return body["access_token"]
 
 
+# What the HTTP API's JWT authorizer puts in requestContext.authorizer for each kind of caller (claims
+# rendered as API Gateway renders them: strings, lists as "[a b]"), for unit tests that call the API's
+# handler directly: {"requestContext": {..., "authorizer": AUTHORIZER["reader"]}}.
+AUTHORIZER = {
+    "admin": {"jwt": {"claims": {"sub": "local-admin", "client_id": "local-admin", "token_use": "access",
+                                 "scope": "catalog/admin"}, "scopes": ["catalog/admin"]}},
+    "reader": {"jwt": {"claims": {"sub": "local-reader", "client_id": "local-reader", "token_use": "access",
+                                  "scope": "catalog/read"}, "scopes": ["catalog/read"]}},
+    "admin-user": {"jwt": {"claims": {"sub": "admin", "username": "admin", "client_id": "local-web",
+                                      "token_use": "access", "scope": "openid email",
+                                      "cognito:groups": "[admins]"}, "scopes": None}},
+    "reader-user": {"jwt": {"claims": {"sub": "reader", "username": "reader", "client_id": "local-web",
+                                       "token_use": "access", "scope": "openid email",
+                                       "cognito:groups": "[readers]"}, "scopes": None}},
+    "no-role": {"jwt": {"claims": {"sub": "someone", "client_id": "local-web", "token_use": "access",
+                                   "scope": "openid email"}, "scopes": None}},
+}
+
+
+def with_authorizer(event: dict, role: str = "admin") -> dict:
+    """An API Gateway payload 2.0 event with `role`'s authorizer context (see AUTHORIZER)."""
+    event.setdefault("requestContext", {})["authorizer"] = AUTHORIZER[role]
+    return event
+
+
 def auth_header(cloud, role: str = "admin") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(cloud, role)}"}
 
