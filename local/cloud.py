@@ -32,7 +32,7 @@ import boto3
 from botocore.exceptions import ClientError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import identity, moto_patches
+from . import identity, moto_patches, secrets_and_keys
 from . import template as tpl
 from .event_sources import SqsMapping, SqsPoller
 from .http_api import HttpApiApp, Route, route_auth_from_template
@@ -332,6 +332,9 @@ class LocalCloud:
                 rules = [{("MaxAgeSeconds" if k == "MaxAge" else k): v for k, v in rule.items()}
                          for rule in props["CorsConfiguration"]["CorsRules"]]
                 s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+
+        # Secrets Manager secrets and KMS keys, kept in data_dir across restarts (local/secrets_and_keys.py).
+        secrets_and_keys.provision(self.client, r, t, self.data_dir)
 
         functions = {**tpl.resources_of(t, "AWS::Serverless::Function")}
         for logical in functions:

@@ -18,6 +18,7 @@ from catalog.webhooks import fanout, queue
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
 from tests.support.handlers import load_handler
+from tests.support.keys import webhook_secrets_key
 from tests.support.metrics import emf
 from tests.support.receiver import Receiver
 from tests.support.template_resources import create_table
@@ -40,7 +41,8 @@ def env(monkeypatch, moto_env):
         monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "0,0,0")
         monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1")
-        yield types.SimpleNamespace(sqs=sqs, urls=urls, store=EndpointStore("webhooks"),
+        key_arn = webhook_secrets_key(monkeypatch)
+        yield types.SimpleNamespace(sqs=sqs, urls=urls, store=EndpointStore("webhooks", key_arn),
                                     deliver=load_handler("webhook_deliver"), fanout=load_handler("webhook_fanout"))
     aws.client.cache_clear()
 

@@ -23,7 +23,7 @@ from catalog.shared.metrics import (
     MetricsSink,
 )
 from catalog.shared.settings import WebhookSettings
-from catalog.webhooks import queue, signing
+from catalog.webhooks import queue, secrets, signing
 from catalog.webhooks.endpoints import EndpointStore, signing_secrets
 from catalog.webhooks.fanout import payload
 from catalog.webhooks.log import DeliveryLog
@@ -38,7 +38,7 @@ MAIN, SLOW = "main", "slow"
 def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookSettings) -> AttemptResult:
     """Signs and POSTs `event` to the endpoint once."""
     body = payload(event)
-    headers = signing.headers(signing_secrets(endpoint), delivery_id, body)
+    headers = signing.headers(signing_secrets(endpoint, config.secrets_key_arn), delivery_id, body)
     return post(endpoint["url"], body, headers, timeout=config.timeout_seconds,
                 allow_private=config.allow_private_targets, max_response_bytes=config.max_response_bytes)
 
@@ -56,7 +56,7 @@ class Worker:
     def __init__(self, config: WebhookSettings, metrics: MetricsSink = NO_METRICS):
         self.config = config
         self.metrics = metrics
-        self.store = EndpointStore(config.table)
+        self.store = EndpointStore(config.table, config.secrets_key_arn)
         self.log = DeliveryLog(config.table, config.log_ttl_seconds)
         # A batch's log records and endpoint statistics are written together by flush():
         # one BatchWriteItem and one UpdateItem per endpoint instead of two writes per delivery.
@@ -94,6 +94,7 @@ class Worker:
 
         number = int(msg.get("attempt") or 1)
         event = msg["event"]
+        self._seal_plain_secrets(endpoint)
         result = attempt(endpoint, msg["delivery_id"], event, config)
         gone = result.status_code == 410
         delay = None if (result.ok or gone) else retry_delay(config.retry_schedule, number)
@@ -152,6 +153,17 @@ class Worker:
                 self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
                                           ok=False, error=last.error, failures=s["failures"],
                                           slow_until=s.get("slow_until"))
+
+    def _seal_plain_secrets(self, endpoint: dict) -> None:
+        """An endpoint saved before secrets were encrypted gets them encrypted on its first delivery
+        (best effort: the delivery goes ahead either way, signed with the secret read)."""
+        if not any(secrets.is_plain(endpoint.get(name) or "_") for name in ("secret", "previous_secret")):
+            return
+        try:
+            if self.store.seal_plain_secrets(endpoint):
+                log.info("encrypted the plain-text signing secrets of endpoint %s", endpoint["id"])
+        except Exception:  # noqa: BLE001 - the migration is retried on the next delivery
+            log.exception("could not encrypt the plain-text signing secrets of endpoint %s", endpoint["id"])
 
     def _disable(self, endpoint_id: str, reason: str) -> None:
         if self.store.disable(endpoint_id, reason) is not None:
