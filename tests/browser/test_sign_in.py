@@ -3,7 +3,9 @@ with a code, exchanges it (PKCE) for a token it keeps in memory, sends it on eve
 is signed in, and signs out; a reader's writes are refused by the API and the page says so."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -55,6 +57,12 @@ def test_sign_in_shows_the_user_keeps_the_token_in_memory_and_signs_out(chromium
                                " document.cookie])")
         assert token not in stored and "ey" not in stored
         assert all(token not in cookie["value"] for cookie in context.cookies())
+
+        # The API description is downloaded with the token too (a plain link could not carry it).
+        with page.expect_download() as download:
+            page.get_by_role("link", name="API description (OpenAPI)").click()
+        document = json.loads(Path(download.value.path()).read_text())
+        assert "/webhooks" in document["paths"]
 
         # Moving to another page signs in again through the issuer's session: no form.
         page.get_by_role("link", name="Products", exact=True).click()
