@@ -115,3 +115,28 @@ def test_a_reader_browses_and_is_refused_changes(browser_page, local_cloud):
         assert page.js_errors == []
     finally:
         admin.delete(f"{local_cloud.api_url}/products/{sku}", timeout=30)
+
+
+def test_a_refused_token_signs_in_again(web_page: Page):
+    """A 401 from the API (the token expired while the page was open) sends the page through the sign-in
+    page, whose session brings it straight back signed in, without the form."""
+    page = web_page
+    refused = []
+
+    def expire_once(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=401, content_type="application/json", body='{"message": "Unauthorized"}')
+
+    page.route("**/imports?*", expire_once)
+    with page.expect_response(lambda response: "/imports?" in response.url and response.status == 200) as listed:
+        with page.expect_event("framenavigated", predicate=lambda frame: "code=" in frame.url):
+            page.get_by_test_id("history-refresh").click()
+        page.wait_for_selector("html[data-ready='true']")
+    assert listed.value.request.headers["authorization"].startswith("Bearer ")
+    expect(page.get_by_test_id("session-user")).to_have_text("admin@example.com")
+    expect(page.get_by_test_id("history-message")).to_be_hidden()
+    assert len(refused) == 1
+    assert page.js_errors == []
