@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import re
 import sys
 import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -88,6 +90,35 @@ def config_js(config: dict) -> str:
     return "window.CATALOG_CONFIG = " + json.dumps(config, indent=2, sort_keys=True) + ";\n"
 
 
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def connect_sources(config: dict, uploads_bucket: str | None, region: str | None) -> list[str]:
+    """Exactly what the page fetches from: itself, the API, the token endpoint and the uploads bucket
+    (presigned POST, and the error report a download is redirected to)."""
+    sources = ["'self'", origin(config["apiBase"]), origin(config["auth"]["tokenUrl"])]
+    if uploads_bucket:
+        sources.append(f"https://{uploads_bucket}.s3.amazonaws.com")
+        if region:
+            sources.append(f"https://{uploads_bucket}.s3.{region}.amazonaws.com")
+    return list(dict.fromkeys(sources))
+
+
+def with_csp_meta(html: str, sources: list[str]) -> str:
+    """The page with a <meta> CSP narrowing connect-src to the exact origins. The distribution's
+    header CSP (template.yaml) can only name the region's API Gateway and S3 hosts (naming the API
+    and bucket there would be a circular dependency); a browser enforces both policies, so the
+    page may connect to these origins only."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="connect-src {" ".join(sources)}">'
+    charset = re.search(r"<meta charset[^>]*>", html, re.IGNORECASE)
+    head = charset or re.search(r"<head[^>]*>", html, re.IGNORECASE)
+    if head is None:
+        raise ValueError("a page without <head>")
+    return html[:head.end()] + "\n  " + meta + html[head.end():]
+
+
 def content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
@@ -98,13 +129,16 @@ def page_files(web_dir: Path = WEB_DIR) -> dict[str, Path]:
             if p.is_file() and p.relative_to(web_dir).as_posix() != "config.js"}
 
 
-def publish(s3, bucket: str, config: dict, web_dir: Path = WEB_DIR) -> list[str]:
-    """Uploads the page and config.js, deletes what the page no longer has; returns the keys written."""
+def publish(s3, bucket: str, config: dict, web_dir: Path = WEB_DIR, *, connect: list[str] | None = None) -> list[str]:
+    """Uploads the page and config.js (HTML pages with a connect-src <meta> CSP when `connect` is
+    given), deletes what the page no longer has; returns the keys written."""
     files = page_files(web_dir)
     # no-cache: browsers revalidate (the files are not fingerprinted); CloudFront is invalidated after.
     for key, path in files.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type(path),
-                      CacheControl="no-cache")
+        body = path.read_bytes()
+        if connect and path.suffix == ".html":
+            body = with_csp_meta(body.decode(), connect).encode()
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(path), CacheControl="no-cache")
     s3.put_object(Bucket=bucket, Key="config.js", Body=config_js(config).encode(), ContentType="text/javascript",
                   CacheControl="no-cache")
     written = [*files, "config.js"]
@@ -133,7 +167,8 @@ def main(argv: list[str] | None = None, session: boto3.session.Session | None = 
     stack = args.stack_name or stack_name_of(args.config_env)
     outputs, parameters = describe(session.client("cloudformation"), stack)
     config = page_config(outputs, parameters, client_id=args.client_id)
-    written = publish(session.client("s3"), outputs["PageBucketName"], config, args.web_dir)
+    connect = connect_sources(config, outputs.get("UploadsBucketName"), session.region_name)
+    written = publish(session.client("s3"), outputs["PageBucketName"], config, args.web_dir, connect=connect)
     invalidation = invalidate(session.client("cloudfront"), outputs["DistributionId"])
     print(f"published {len(written)} files to s3://{outputs['PageBucketName']} (CloudFront invalidation {invalidation})")
     print(f"page: {outputs['PageUrl']}\napi:  {outputs['ApiUrl']}")

@@ -22,6 +22,7 @@ COGNITO_OUTPUTS = {
     "AuthDomainUrl": "https://catalog-dev-123456789012.auth.us-east-1.amazoncognito.com",
     "TokenUrl": "https://catalog-dev-123456789012.auth.us-east-1.amazoncognito.com/oauth2/token",
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:catalog-dev-alarms",
+    "UploadsBucketName": "catalog-dev-uploadsbucket-1",
 }
 
 
@@ -69,7 +70,8 @@ def test_samconfig_has_a_dev_and_a_prod_stack():
 @pytest.fixture
 def web_dir(tmp_path):
     (tmp_path / "js").mkdir()
-    (tmp_path / "index.html").write_text("<!doctype html><title>x</title>")
+    (tmp_path / "index.html").write_text('<!doctype html>\n<html><head>\n  <meta charset="utf-8">\n'
+                                         '  <script src="config.js"></script>\n</head><body></body></html>')
     (tmp_path / "js" / "app.js").write_text("export {};")
     (tmp_path / "config.js").write_text("window.CATALOG_CONFIG = {apiBase: ''};")   # the local one: never published
     return tmp_path
@@ -123,6 +125,26 @@ def test_main_reads_the_stack_publishes_and_invalidates(web_dir, capsys):
 
     invalidations = cloudfront.list_invalidations(DistributionId=distribution)["InvalidationList"]
     assert invalidations["Quantity"] == 1
-    body = session.client("s3").get_object(Bucket=outputs["PageBucketName"], Key="config.js")["Body"].read().decode()
+    s3 = session.client("s3")
+    body = s3.get_object(Bucket=outputs["PageBucketName"], Key="config.js")["Body"].read().decode()
     assert parse_config_js(body)["auth"]["clientId"] == "webclient123"
+    page = s3.get_object(Bucket=outputs["PageBucketName"], Key="index.html")["Body"].read().decode()
+    assert "connect-src 'self' https://abc123.execute-api.us-east-1.amazonaws.com" in page
+    assert "https://catalog-dev-uploadsbucket-1.s3.us-east-1.amazonaws.com" in page
     assert "https://d111111abcdef8.cloudfront.net/" in capsys.readouterr().out
+
+
+def test_pages_get_a_csp_meta_naming_exactly_what_they_connect_to():
+    config = publish_page.page_config(COGNITO_OUTPUTS)
+    sources = publish_page.connect_sources(config, COGNITO_OUTPUTS["UploadsBucketName"], "eu-west-1")
+    assert sources == ["'self'", "https://abc123.execute-api.us-east-1.amazonaws.com",
+                       "https://catalog-dev-123456789012.auth.us-east-1.amazoncognito.com",
+                       "https://catalog-dev-uploadsbucket-1.s3.amazonaws.com",
+                       "https://catalog-dev-uploadsbucket-1.s3.eu-west-1.amazonaws.com"]
+    html = publish_page.with_csp_meta('<html><head>\n<meta charset="utf-8">\n<script src="x.js"></script></head></html>',
+                                      sources)
+    meta = '<meta http-equiv="Content-Security-Policy" content="connect-src ' + " ".join(sources) + '">'
+    assert meta in html
+    assert html.index('<meta charset') < html.index(meta) < html.index("<script"), "before any script runs"
+    with pytest.raises(ValueError):
+        publish_page.with_csp_meta("no head", sources)
