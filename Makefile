@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 ENV ?= dev
+# The SAM CLI runs offline here (build, validate): no usage telemetry.
+export SAM_CLI_TELEMETRY ?= 0
 
 .PHONY: setup run test test-unit test-e2e lint check bench build deploy smoke clean
 
