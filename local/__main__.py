@@ -5,6 +5,7 @@ import signal
 import threading
 from pathlib import Path
 
+from . import identity
 from .cloud import ROOT, LocalCloud
 
 # What a laptop run needs beyond the template's defaults: fewer parallel chunks for a few cores,
@@ -42,10 +43,21 @@ def main() -> None:
   Catalog database : RDS Data API at {cloud.rds_data_endpoint} (cluster {cloud.ref(cloud.database_cluster)})
                      embedded PostgreSQL, data in {cloud.postgres.data_dir}; psql:
                      {cloud.postgres.psql_command(cloud.database_name, cloud.database_user)}"""
+    issuer = cloud.identity.issuer
+    users = ", ".join(f"{u.username} ({'/'.join(u.groups)})" for u in identity.USERS.values())
+    passwords = " / ".join(sorted({u.password for u in identity.USERS.values()}))
+    (admin_id, admin_secret), (reader_id, reader_secret) = identity.MACHINE_CLIENTS["admin"], \
+        identity.MACHINE_CLIENTS["reader"]
     print(f"""
 Catalog importer running locally.
   Web page and API : {cloud.api_url}/
-  API docs         : {cloud.api_url}/docs   (OpenAPI: {cloud.api_url}/openapi.json)
+  Signing in       : the page sends you to the local sign-in form ({issuer}); users {users},
+                     password {passwords}. Every API call needs a token; a machine token:
+                     TOKEN=$(curl -s -u {admin_id}:{admin_secret} -d grant_type=client_credentials \\
+                       {issuer}/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+                     curl -H "Authorization: Bearer $TOKEN" {cloud.api_url}/products
+                     (read only: {reader_id}:{reader_secret})
+  API docs         : {cloud.api_url}/docs, OpenAPI at {cloud.api_url}/openapi.json (with a token)
   AWS endpoint     : {cloud.aws_endpoint}  (S3, SQS, Step Functions; DynamoDB at {cloud.dynamodb_endpoint})
   Import by drop   : AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 \\
                      --endpoint-url {cloud.aws_endpoint} s3 cp catalog.csv s3://{bucket}/incoming/

@@ -32,10 +32,10 @@ import boto3
 from botocore.exceptions import ClientError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from . import moto_patches
+from . import identity, moto_patches, secrets_and_keys
 from . import template as tpl
 from .event_sources import SqsMapping, SqsPoller
-from .http_api import HttpApiApp, Route
+from .http_api import HttpApiApp, Route, route_auth_from_template
 from .lambdas import FunctionRegistry, LocalFunction
 from .postgres import EmbeddedPostgres
 from .rds_data import DataApi
@@ -108,8 +108,9 @@ class LocalCloud:
         self.data_dir = Path(data_dir)
         self.api_port, self.aws_port, self.dynamodb_port = api_port, aws_port, dynamodb_port
         self.host = host
-        self.resolver = tpl.Resolver(tpl.load(ROOT / "template.yaml"), stack,
-                                     {k: str(v) for k, v in (parameters or {}).items()})
+        template = tpl.load(ROOT / "template.yaml")
+        parameters = {**self._auth_parameters(template), **(parameters or {})}
+        self.resolver = tpl.Resolver(template, stack, {k: str(v) for k, v in parameters.items()})
         self.resolver.check_parameters()
         # What CloudFormation would deploy with these parameters: resources whose Condition is false are left out.
         self.template = self.resolver.template = self.resolver.deployed_template()
@@ -128,6 +129,15 @@ class LocalCloud:
         self.postgres: EmbeddedPostgres | None = None
         self.database_name = self.database_user = None      # the cluster's DatabaseName and MasterUsername
         self._data_api: DataApi | None = None
+
+    def _auth_parameters(self, template: dict) -> dict[str, str]:
+        """The template's authorizer pointed at the local issuer (served on the API port), with the
+        local clients as its audience (parameters AuthIssuer and AuthAudience), and the page's origin (the
+        API port) as the browser origin allowed to upload (AllowedOrigin); each when the template has it."""
+        declared = template.get("Parameters", {})
+        values = {"AuthIssuer": identity.issuer_of(self.api_url), "AuthAudience": identity.AUDIENCE,
+                  "AllowedOrigin": self.api_url}
+        return {name: value for name, value in values.items() if name in declared}
 
     # --- endpoints ---------------------------------------------------------------------
     @property
@@ -258,11 +268,16 @@ class LocalCloud:
         self._serve(app, self.aws_port)
 
     def _start_http(self) -> None:
+        """The HTTP API (its routes guarded as the template's Auth says), the page, and the local issuer
+        the page signs in with, on the API port."""
         api = tpl.resources_of(self.template, "AWS::Serverless::HttpApi")
         cors = next(iter(api.values()), {}).get("Properties", {}).get("CorsConfiguration")
-        config_js = "window.CATALOG_CONFIG = " + json.dumps({"apiBase": "", "local": True}) + ";\n"
+        self.identity = identity.LocalIssuer(identity.issuer_of(self.api_url))
+        config = {"apiBase": "", "local": True, "auth": identity.page_auth_config(self.identity.issuer)}
+        config_js = "window.CATALOG_CONFIG = " + json.dumps(config) + ";\n"
         app = HttpApiApp(self.routes, self.functions, ROOT / "web", config_js,
-                         self.resolver.resolve(cors) if cors else None)
+                         self.resolver.resolve(cors) if cors else None,
+                         auth=route_auth_from_template(self.template, self.resolver), identity=self.identity)
         self._serve(app, self.api_port)
 
     def _serve(self, app, port: int) -> None:
@@ -317,6 +332,9 @@ class LocalCloud:
                 rules = [{("MaxAgeSeconds" if k == "MaxAge" else k): v for k, v in rule.items()}
                          for rule in props["CorsConfiguration"]["CorsRules"]]
                 s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+
+        # Secrets Manager secrets and KMS keys, kept in data_dir across restarts (local/secrets_and_keys.py).
+        secrets_and_keys.provision(self.client, r, t, self.data_dir)
 
         functions = {**tpl.resources_of(t, "AWS::Serverless::Function")}
         for logical in functions:

@@ -5,7 +5,9 @@ the single source of truth for names, environment, routes and substitutions.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,60 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 _CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Condition")
+
+# Resource types the local cloud builds itself (local/cloud.py names them and sets their Ref and
+# attributes); a Ref or GetAtt of one it has not built yet is a mistake and stays an error.
+BUILT_LOCALLY = frozenset({
+    "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance",
+})
+
+
+def _digest(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def stand_in_ref(kind: str, logical: str, stack: str) -> str:
+    """A stable, realistic-looking Ref value for a resource the local cloud does not build (an
+    identity pool, a CDN, a log group, an alarm...): the same every run, shaped as AWS shapes it,
+    so the template's !Sub/!GetAtt around it resolve and nothing local depends on it being real."""
+    seed = _digest(stack, logical, length=32)
+    name = f"{stack}-{logical}"
+    arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
+    shapes = {
+        "AWS::Cognito::UserPool": f"{REGION}_{seed[:9].upper()}",
+        "AWS::Cognito::UserPoolClient": seed[:26],
+        "AWS::Cognito::UserPoolDomain": name.lower(),
+        "AWS::SecretsManager::Secret": arn.format("secretsmanager", f"secret:{name}-{seed[:6]}"),
+        "AWS::KMS::Key": str(uuid.UUID(seed)),
+        "AWS::KMS::Alias": f"alias/{name}",
+        "AWS::CloudFront::Distribution": "E" + seed[:13].upper(),
+        "AWS::SNS::Topic": arn.format("sns", name),
+        "AWS::IAM::ManagedPolicy": f"arn:aws:iam::{ACCOUNT}:policy/{name}",
+        "AWS::IAM::Role": name,
+        "AWS::Logs::LogGroup": name,
+    }
+    return shapes.get(kind, f"{name}-{seed[:8]}")
+
+
+def stand_in_attr(kind: str, logical: str, attr: str, stack: str) -> str:
+    """A stable GetAtt value for a resource the local cloud does not build (see stand_in_ref)."""
+    ref = stand_in_ref(kind, logical, stack)
+    seed = _digest(stack, logical, attr)
+    if attr == "Arn":
+        service = kind.split("::")[1].lower()
+        if kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{ref}"
+        if kind == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{ref}:*"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT}:role/{ref}"
+        return ref if ref.startswith("arn:") else f"arn:aws:{service}:{REGION}:{ACCOUNT}:{ref}"
+    if kind == "AWS::CloudFront::Distribution" and attr == "DomainName":
+        return f"d{seed[:12]}.cloudfront.net"
+    if kind == "AWS::Cognito::UserPool" and attr == "ProviderURL":
+        return f"cognito-idp.{REGION}.amazonaws.com/{ref}"
+    return f"{ref}-{attr.lower().replace('.', '-')}"
 
 
 @dataclass
@@ -157,7 +213,29 @@ class Resolver:
             return self.parameter(name)
         if name in self.refs:
             return self.refs[name]
+        kind = self._stand_in_kind(name)
+        if kind:
+            return stand_in_ref(kind, name, self.stack)
         raise KeyError(f"template: Ref to unknown or not-yet-created resource {name}")
+
+    def attr(self, logical: str, attr: str) -> Any:
+        """Fn::GetAtt: what the local cloud set, or a stand-in for a resource it does not build."""
+        if (logical, attr) in self.attrs:
+            return self.attrs[(logical, attr)]
+        kind = self._stand_in_kind(logical)
+        if kind:
+            return stand_in_attr(kind, logical, attr, self.stack)
+        raise KeyError((logical, attr))
+
+    def _stand_in_kind(self, logical: str) -> str | None:
+        """The resource type when `logical` is a resource of the template the local cloud does not
+        build (so it gets stand-in values), else None."""
+        resources = self.template.get("Resources", {})
+        kind = resources.get(logical, {}).get("Type")
+        if kind is None and logical.endswith("Role") and resources.get(logical[:-4], {}).get("Type") in (
+                "AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            kind = "AWS::IAM::Role"      # the execution role SAM generates for a function or state machine
+        return kind if kind and kind not in BUILT_LOCALLY else None
 
     def resolve(self, value: Any) -> Any:
         """Resolves every intrinsic in value; keys and list items that resolve to AWS::NoValue are
@@ -176,7 +254,7 @@ class Resolver:
                 return self.ref(arg)
             if key == "Fn::GetAtt":
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.attrs[(logical, attr)]
+                return self.attr(logical, attr)
             if key == "Fn::Sub":
                 return self._sub(arg)
             if key == "Fn::Join":
@@ -197,7 +275,7 @@ class Resolver:
                 return str(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 logical, attr = name.split(".", 1)
-                return str(self.attrs[(logical, attr)])
+                return str(self.attr(logical, attr))
             return str(self.ref(name))
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 

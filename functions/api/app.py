@@ -1,4 +1,6 @@
-"""The HTTP API: routes live in routers per resource; this module wires them together."""
+"""The HTTP API: routes live in routers per resource; this module wires them together. Every request
+is checked against the caller's role (authorization.py) before it is routed or validated."""
+import authorization
 import http_errors
 import imports_routes
 import products_routes
@@ -37,4 +39,4 @@ def domain_error(error: DomainError):
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    return authorization.refusal(event) or app.resolve(event, context)

@@ -10,9 +10,11 @@ from catalog.imports import lifecycle, uploads
 from catalog.imports.errors import ImportNotFound, NoErrorReport
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
+from catalog.shared.emf import handler_metrics
 from catalog.shared.settings import get_settings
 
 router = Router()
+metrics = handler_metrics()   # flushed by the route that records (the API's handler is shared by every route)
 TAGS = ["Imports"]   # groups the operations on the docs page
 
 
@@ -68,7 +70,9 @@ def get_import(import_id: Annotated[str, Path(max_length=80)]):
 
 @router.post("/imports/<import_id>/cancel", summary="Cancel a running import", tags=TAGS)
 def cancel_import(import_id: Annotated[str, Path(max_length=80)]):
-    return _view(lifecycle.cancel(get_settings(), import_id))
+    item = lifecycle.cancel(get_settings(), import_id, metrics)
+    metrics.flush_metrics()
+    return _view(item)
 
 
 @router.get("/imports/<import_id>/errors", summary="Download the bad-rows report (redirect to a signed URL)", tags=TAGS)

@@ -20,9 +20,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.products import delete_all, rules
+from catalog.products.catalogs import catalog_store
 from catalog.products.delete_all_jobs import DeleteAllJobs, view
 from catalog.products.errors import DeleteAllNotFound, SkuChanged
-from catalog.products.catalogs import catalog_store
 from catalog.products.pages import MAX_LIMIT, ProductFilter
 from catalog.products.writes import ProductValues, ProductWriter
 from catalog.shared.errors import Invalid

@@ -61,7 +61,7 @@ def _settings() -> WebhookSettings:
 
 
 def _store() -> EndpointStore:
-    return EndpointStore(_settings().table)
+    return EndpointStore(_settings().table, _settings().secrets_key_arn)
 
 
 def _log() -> DeliveryLog:

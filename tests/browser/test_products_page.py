@@ -10,6 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.support.auth import api_session
 from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import
 
 SCREENSHOT = Path("/tmp/products_page.png")
@@ -51,7 +52,7 @@ def wait_idle(page: Page) -> None:
 
 
 def api_product(cloud, sku: str) -> requests.Response:
-    return requests.get(f"{cloud.api_url}/products/{sku}", timeout=30)
+    return api_session(cloud).get(f"{cloud.api_url}/products/{sku}", timeout=30)
 
 
 def test_filters_and_pages(local_cloud, page: Page):
@@ -89,7 +90,7 @@ def test_filters_and_pages(local_cloud, page: Page):
     assert skus(page) == [f"ZZ-{i}" for i in range(1, 6)]
     expect(page.get_by_test_id("page-number")).to_have_text("Page 1")
     expect(total).to_have_attribute("data-value", str(WIDGETS + SPECIALS))
-    api = requests.get(f"{local_cloud.api_url}/products", params={"sku": "zz"}, timeout=30).json()
+    api = api_session(local_cloud).get(f"{local_cloud.api_url}/products", params={"sku": "zz"}, timeout=30).json()
     assert [p["sku"] for p in api["items"]] == skus(page)
 
     # Name contains, together with active = inactive only.
@@ -108,7 +109,7 @@ def test_filters_and_pages(local_cloud, page: Page):
     expect(page.locator("#products-body tr")).to_have_count(0)
     page.get_by_test_id("filter-active").select_option("false")
     expect(page.locator("#products-body tr")).to_have_count(len(gadgets))
-    api = requests.get(f"{local_cloud.api_url}/products",
+    api = api_session(local_cloud).get(f"{local_cloud.api_url}/products",
                        params={"q": "gadget", "active": "false", "limit": 50}, timeout=30).json()
     assert [p["sku"] for p in api["items"]] == gadgets
     if api["matches"] is not None:
@@ -231,7 +232,7 @@ def test_delete_all_with_typed_confirmation(local_cloud, page: Page):
     expect(page.get_by_test_id("products-empty")).to_be_visible()
     expect(page.get_by_test_id("products-empty")).to_have_text("No products yet.")
     expect(page.locator("#products-body tr")).to_have_count(0)
-    api = requests.get(f"{local_cloud.api_url}/products", timeout=30).json()
+    api = api_session(local_cloud).get(f"{local_cloud.api_url}/products", timeout=30).json()
     assert (api["items"], api["total"]) == ([], 0)
     assert all_products(local_cloud) == {}
     assert page.js_errors == []

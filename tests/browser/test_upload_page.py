@@ -9,9 +9,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 
+from tests.support.auth import api_session
 from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -103,14 +103,16 @@ def test_upload_shows_progress_summary_and_history(local_cloud, web_page: Page, 
     # ... and the catalog holds exactly those products.
     assert set(all_products(local_cloud)) == expected["keys"]
 
-    # The bad-rows report is linked (through the API's redirect to a signed URL) and lists every bad line.
+    # The bad-rows report is linked (the page fetches it with its token: the API answers with a signed
+    # URL) and downloads a CSV listing every bad line.
     link = page.get_by_test_id("summary-error-report")
     expect(link).to_be_visible()
     href = link.get_attribute("href")
     assert href == f"/imports/{import_id}/errors"
-    report = page.request.get(f"{local_cloud.api_url}{href}")
-    assert report.ok, report.status
-    rows = list(csv.DictReader(io.StringIO(report.text().lstrip("\ufeff"))))
+    with page.expect_download() as download:
+        link.click()
+    report = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(report)))
     assert sorted(int(r["line"]) for r in rows) == expected["bad_lines"]
 
     # The history lists the import as succeeded, with its numbers and without a Cancel button.
@@ -136,7 +138,7 @@ def test_cancel_is_offered_only_for_running_imports(local_cloud, web_page: Page,
     finished = upload_via_api(local_cloud, sample_csv, file_name="finished.csv")
     assert wait_for_import(local_cloud, finished)["status"] == "SUCCEEDED"
     # An import whose file never comes stays PENDING: running, so it can be cancelled.
-    waiting = requests.post(f"{api}/imports", json={"file_name": "waiting.csv", "size": 100}, timeout=30)
+    waiting = api_session(local_cloud).post(f"{api}/imports", json={"file_name": "waiting.csv", "size": 100}, timeout=30)
     assert waiting.status_code == 201, waiting.text
     waiting_id = waiting.json()["import"]["id"]
 
@@ -160,15 +162,15 @@ def test_cancel_is_offered_only_for_running_imports(local_cloud, web_page: Page,
     page.keyboard.press("Enter")
     expect(history_row(page, waiting_id)).to_have_attribute("data-status", "CANCELLED")
     expect(history_row(page, waiting_id).get_by_test_id("history-cancel")).to_have_count(0)
-    assert requests.get(f"{api}/imports/{waiting_id}", timeout=30).json()["status"] == "CANCELLED"
+    assert api_session(local_cloud).get(f"{api}/imports/{waiting_id}", timeout=30).json()["status"] == "CANCELLED"
 
     # An import that ended behind the page's back: the API's 409 is shown, the row catches up.
-    late = requests.post(f"{api}/imports", json={"file_name": "late.csv", "size": 100}, timeout=30).json()
+    late = api_session(local_cloud).post(f"{api}/imports", json={"file_name": "late.csv", "size": 100}, timeout=30).json()
     late_id = late["import"]["id"]
     page.get_by_test_id("history-refresh").click()
     late_cancel = history_row(page, late_id).get_by_test_id("history-cancel")
     expect(late_cancel).to_be_visible()
-    assert requests.post(f"{api}/imports/{late_id}/cancel", timeout=30).status_code == 200
+    assert api_session(local_cloud).post(f"{api}/imports/{late_id}/cancel", timeout=30).status_code == 200
     late_cancel.click()
     expect(page.get_by_test_id("history-message")).to_contain_text("already ended")
     expect(history_row(page, late_id)).to_have_attribute("data-status", "CANCELLED")

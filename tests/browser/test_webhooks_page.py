@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 from standardwebhooks.webhooks import Webhook
 
 from catalog.shared import events
+from tests.support.auth import api_session
 from tests.support.cloud import wait_until
 from tests.support.receiver import Receiver
 
@@ -24,14 +24,14 @@ def receiver():
 
 @pytest.fixture
 def page(web_page: Page, local_cloud) -> Page:
-    for item in requests.get(f"{local_cloud.api_url}/webhooks", timeout=30).json()["items"]:
-        requests.delete(f"{local_cloud.api_url}/webhooks/{item['id']}", timeout=30)
+    for item in api_session(local_cloud).get(f"{local_cloud.api_url}/webhooks", timeout=30).json()["items"]:
+        api_session(local_cloud).delete(f"{local_cloud.api_url}/webhooks/{item['id']}", timeout=30)
     web_page.get_by_role("link", name="Webhooks").click()
     web_page.wait_for_url(re.compile(r"webhooks\.html"))
     web_page.wait_for_selector("html[data-ready='true']")
     yield web_page
-    for item in requests.get(f"{local_cloud.api_url}/webhooks", timeout=30).json()["items"]:
-        requests.delete(f"{local_cloud.api_url}/webhooks/{item['id']}", timeout=30)
+    for item in api_session(local_cloud).get(f"{local_cloud.api_url}/webhooks", timeout=30).json()["items"]:
+        api_session(local_cloud).delete(f"{local_cloud.api_url}/webhooks/{item['id']}", timeout=30)
 
 
 def test_create_test_replay_toggle_delete(page: Page, local_cloud, receiver: Receiver):
@@ -55,7 +55,7 @@ def test_create_test_replay_toggle_delete(page: Page, local_cloud, receiver: Rec
     expect(row.get_by_test_id("webhook-types")).to_have_text("All events")
     expect(row.get_by_test_id("webhook-enabled")).to_have_text("Enabled")
     endpoint_id = row.get_attribute("data-id")
-    api = requests.get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).json()
+    api = api_session(local_cloud).get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).json()
     assert api["url"] == receiver.url and "secret" not in api
 
     page.get_by_test_id("secret-dismiss").click()
@@ -102,7 +102,7 @@ def test_create_test_replay_toggle_delete(page: Page, local_cloud, receiver: Rec
     # Disable, then Replay is refused by the API and the error is shown; enable again.
     row.get_by_test_id("webhook-toggle").click()
     expect(row.get_by_test_id("webhook-enabled")).to_have_text("Disabled")
-    assert requests.get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).json()["enabled"] is False
+    assert api_session(local_cloud).get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).json()["enabled"] is False
     delivery.first.get_by_test_id("delivery-replay").click()
     expect(page.get_by_test_id("webhook-error")).to_contain_text("disabled")
     row.get_by_test_id("webhook-toggle").click()
@@ -120,5 +120,5 @@ def test_create_test_replay_toggle_delete(page: Page, local_cloud, receiver: Rec
     row.get_by_test_id("webhook-delete").click()
     expect(page.get_by_test_id("webhook-row")).to_have_count(0)
     expect(page.get_by_test_id("webhooks-empty")).to_be_visible()
-    assert requests.get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).status_code == 404
+    assert api_session(local_cloud).get(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30).status_code == 404
     assert page.js_errors == []

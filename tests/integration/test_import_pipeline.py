@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.auth import api_session
 from tests.support.cloud import all_products, clear_catalog, get_import, upload_via_api, wait_for_history, wait_for_import
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,9 +74,10 @@ def test_error_report_lists_every_bad_row(local_cloud, sample_csv):
     item = wait_for_import(local_cloud, import_id)
     assert item["error_report_url"] == f"/imports/{import_id}/errors"
 
-    response = requests.get(local_cloud.api_url + item["error_report_url"], allow_redirects=False, timeout=30)
+    response = api_session(local_cloud, "reader").get(local_cloud.api_url + item["error_report_url"],
+                                                      allow_redirects=False, timeout=30)
     assert response.status_code == 302
-    report = requests.get(response.headers["Location"], timeout=30)
+    report = requests.get(response.headers["Location"], timeout=30)     # S3's signed URL: no token
     assert report.status_code == 200
     rows = list(csv.reader(report.content.decode("utf-8-sig").splitlines()))
     assert rows[0] == ["line", "column", "message", "sku", "name", "description", "price", "active"]
@@ -163,7 +165,7 @@ def test_file_over_the_size_limit_fails(local_cloud, tmp_path):
     path = tmp_path / "huge.csv"
     row = b"SKU-X,name,description,1.00\n"
     path.write_bytes(b"sku,name,description,price\n" + row * (limit // len(row) + 10))
-    response = requests.post(f"{local_cloud.api_url}/imports",
+    response = api_session(local_cloud).post(f"{local_cloud.api_url}/imports",
                              json={"file_name": "huge.csv", "size": path.stat().st_size}, timeout=30)
     assert response.status_code == 413
     assert response.json()["fields"] == {"size": f"must be at most {limit}"}
@@ -185,7 +187,7 @@ def test_plain_s3_put_is_imported_and_in_history(empty_catalog, sample_csv):
     assert done["status"] == "SUCCEEDED"
     assert done["source"] == "s3"
     assert (done["created"], done["failed"]) == (11, 5)
-    history = requests.get(f"{cloud.api_url}/imports?limit=5", timeout=30).json()["items"]
+    history = api_session(cloud, "reader").get(f"{cloud.api_url}/imports?limit=5", timeout=30).json()["items"]
     assert history[0]["id"] == item["id"]                      # newest first
 
 
@@ -210,7 +212,7 @@ def test_same_s3_event_delivered_twice_starts_one_import(local_cloud, sample_csv
         cloud.functions.wrap("ImportStartFunction", None)
     assert any(key.rsplit("/", 1)[-1] in json.dumps(e) for e in deliveries)   # moto percent-encodes the key
     time.sleep(1)
-    matching = [i for i in requests.get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
+    matching = [i for i in api_session(cloud, "reader").get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
                 if i["key"] == key]
     assert len(matching) == 1
     assert len(_executions(cloud)) == before + 1
@@ -244,7 +246,7 @@ def test_duplicate_delivery_of_identical_event_is_idempotent(local_cloud, sample
                                    i["id"].startswith("imp_20260102T030405_"))
     wait_for_import(cloud, redelivered["id"])
     time.sleep(2)
-    ids = [i["id"] for i in requests.get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
+    ids = [i["id"] for i in api_session(cloud, "reader").get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
            if i["id"].startswith("imp_20260102T030405_") and i["key"] == key]
     assert ids == [redelivered["id"]]
     assert len(_executions(cloud)) == before + 1
@@ -294,7 +296,7 @@ def test_cancel_stops_new_chunks_and_reports_what_was_written(empty_catalog, gen
         deadline = time.monotonic() + 60
         while len(started) < 4 and time.monotonic() < deadline:   # the first wave (concurrency 4) is in
             time.sleep(0.05)
-        response = requests.post(f"{cloud.api_url}/imports/{import_id}/cancel", timeout=30)
+        response = api_session(cloud).post(f"{cloud.api_url}/imports/{import_id}/cancel", timeout=30)
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "CANCELLED"
         gate.set()
@@ -314,27 +316,28 @@ def test_cancel_stops_new_chunks_and_reports_what_was_written(empty_catalog, gen
     assert item["created"] == sum(r["created"] for r in worked)
     assert len(all_products(cloud)) == item["created"]
 
-    again = requests.post(f"{cloud.api_url}/imports/{import_id}/cancel", timeout=30)
+    again = api_session(cloud).post(f"{cloud.api_url}/imports/{import_id}/cancel", timeout=30)
     assert again.status_code == 409
     assert "already ended" in again.json()["error"]
 
 
 def test_api_rejects_bad_requests_with_named_fields(local_cloud):
     url = f"{local_cloud.api_url}/imports"
-    missing = requests.post(url, json={}, timeout=30)
+    http = api_session(local_cloud)
+    missing = http.post(url, json={}, timeout=30)
     assert missing.status_code == 422
     assert missing.json()["fields"] == {"file_name": "is required"}
-    bad_size = requests.post(url, json={"file_name": "a.csv", "size": -1}, timeout=30)
+    bad_size = http.post(url, json={"file_name": "a.csv", "size": -1}, timeout=30)
     assert bad_size.status_code == 422 and "size" in bad_size.json()["fields"]
-    not_json = requests.post(url, data="{nope", headers={"content-type": "application/json"}, timeout=30)
+    not_json = http.post(url, data="{nope", headers={"content-type": "application/json"}, timeout=30)
     assert not_json.status_code == 400
-    assert requests.get(f"{url}/imp_nope", timeout=30).status_code == 404
-    tampered = requests.get(f"{url}?next=eyJpZCI6IngifQ.AAAA", timeout=30)
+    assert http.get(f"{url}/imp_nope", timeout=30).status_code == 404
+    tampered = http.get(f"{url}?next=eyJpZCI6IngifQ.AAAA", timeout=30)
     assert tampered.status_code == 400 and "next" in tampered.json()["fields"]
 
 
 def test_openapi_document_and_docs_page(local_cloud):
-    document = requests.get(f"{local_cloud.api_url}/openapi.json", timeout=30).json()
+    document = api_session(local_cloud, "reader").get(f"{local_cloud.api_url}/openapi.json", timeout=30).json()
     assert {"/imports", "/imports/{import_id}", "/imports/{import_id}/cancel"} <= set(document["paths"])
-    docs = requests.get(f"{local_cloud.api_url}/docs", timeout=30)
+    docs = api_session(local_cloud, "reader").get(f"{local_cloud.api_url}/docs", timeout=30)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

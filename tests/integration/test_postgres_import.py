@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from local.cloud import database_arns
+from tests.support.auth import api_session
 from tests.support.cloud import upload_via_api, wait_for_import
 from tests.support.cloud_process import STACK, CloudProcess
 
@@ -39,7 +39,7 @@ def cloud_on_aurora(request, tmp_path_factory):
 def aurora_cloud(cloud_on_aurora):
     """A cloud with CatalogStore=aurora and an empty catalog."""
     cloud = cloud_on_aurora
-    assert requests.get(f"{cloud.api_url}/products", timeout=30).status_code == 200   # the catalog's first use migrates it
+    assert api_session(cloud, "reader").get(f"{cloud.api_url}/products", timeout=30).status_code == 200   # the catalog's first use migrates it
     _, cluster_arn, secret_arn = database_arns(STACK, "CatalogDatabase")
     cloud.client("rds-data").execute_statement(resourceArn=cluster_arn, secretArn=secret_arn, database="catalog",
                                                sql="DELETE FROM products")

@@ -8,8 +8,8 @@ import random
 import threading
 
 import pytest
-import requests
 
+from tests.support.auth import api_session
 from tests.support.cloud import (
     all_products,
     catalog_store_of,
@@ -68,7 +68,7 @@ def generated(n: int, seed: int = 3) -> list[dict]:
 
 
 def api(cloud, method, path, **kwargs):
-    response = requests.request(method, cloud.api_url + path, timeout=60, **kwargs)
+    response = api_session(cloud).request(method, cloud.api_url + path, timeout=60, **kwargs)
     return response.status_code, (response.json() if response.content else None)
 
 

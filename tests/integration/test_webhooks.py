@@ -11,11 +11,11 @@ import socket
 import time
 
 import pytest
-import requests
 from standardwebhooks import Webhook
 
 from catalog.shared import events
 from catalog.shared.settings import get_settings
+from tests.support.auth import api_session
 from tests.support.cloud import upload_via_api, wait_for_import, wait_until
 from tests.support.receiver import Receiver
 
@@ -27,27 +27,28 @@ def hooks(local_cloud):
 
     class Hooks:
         api = local_cloud.api_url
+        http = api_session(local_cloud)             # an admin: manages endpoints
 
         def receiver(self, responses=(200,)) -> Receiver:
             receivers.append(Receiver(responses))
             return receivers[-1]
 
         def endpoint(self, url: str, event_types=("*",), **extra) -> dict:
-            response = requests.post(f"{self.api}/webhooks", json={"url": url, "event_types": list(event_types),
+            response = self.http.post(f"{self.api}/webhooks", json={"url": url, "event_types": list(event_types),
                                                                    **extra}, timeout=30)
             assert response.status_code == 201, response.text
             created.append(response.json()["id"])
             return response.json()
 
         def get(self, endpoint_id: str) -> dict:
-            return requests.get(f"{self.api}/webhooks/{endpoint_id}", timeout=30).json()
+            return self.http.get(f"{self.api}/webhooks/{endpoint_id}", timeout=30).json()
 
         def deliveries(self, endpoint_id: str) -> list[dict]:
-            return requests.get(f"{self.api}/webhooks/{endpoint_id}/deliveries", timeout=30).json()["items"]
+            return self.http.get(f"{self.api}/webhooks/{endpoint_id}/deliveries", timeout=30).json()["items"]
 
     yield Hooks()
     for endpoint_id in created:
-        requests.delete(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
+        Hooks.http.delete(f"{local_cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
     for receiver in receivers:
         receiver.stop()
 
@@ -195,10 +196,10 @@ def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch, cloud_mode):
     cloud_mode()                                        # now as in the cloud
     for url in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://localhost/",
                 "http://intranet.example.test/hook", "http://[::1]:8080/"):
-        response = requests.post(f"{hooks.api}/webhooks", json={"url": url}, timeout=30)
+        response = hooks.http.post(f"{hooks.api}/webhooks", json={"url": url}, timeout=30)
         assert response.status_code == 422, (url, response.text)
         assert "url" in response.json()["fields"]
-    response = requests.post(f"{hooks.api}/webhooks/{allowed['id']}/test", timeout=30)
+    response = hooks.http.post(f"{hooks.api}/webhooks/{allowed['id']}/test", timeout=30)
     assert response.status_code == 200 and response.json()["ok"] is False
     assert response.json()["error"].startswith("refused")
     events.publish(events.PRODUCT_CREATED, {"sku": "ssrf-1"})    # refused again at delivery time
@@ -210,7 +211,7 @@ def test_ssrf_refused_in_cloud_mode(hooks, monkeypatch, cloud_mode):
 def test_test_button_and_replay(hooks):
     receiver = hooks.receiver([202])
     endpoint = hooks.endpoint(receiver.url)
-    response = requests.post(f"{hooks.api}/webhooks/{endpoint['id']}/test", timeout=30)
+    response = hooks.http.post(f"{hooks.api}/webhooks/{endpoint['id']}/test", timeout=30)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["ok"] and result["status_code"] == 202 and result["response_ms"] >= 0
@@ -220,7 +221,7 @@ def test_test_button_and_replay(hooks):
     wait_until(lambda: len(receiver.requests) >= 2, message="event delivered")
     log = wait_until(lambda: [e for e in hooks.deliveries(endpoint["id"]) if e["kind"] == "delivery"],
                      message="delivery logged")
-    replay = requests.post(f"{hooks.api}/webhooks/{endpoint['id']}/deliveries/{log[0]['delivery_id']}/replay",
+    replay = hooks.http.post(f"{hooks.api}/webhooks/{endpoint['id']}/deliveries/{log[0]['delivery_id']}/replay",
                            timeout=30)
     assert replay.status_code == 202, replay.text
     wait_until(lambda: len(receiver.requests) >= 3, message="replayed")

@@ -1,4 +1,5 @@
-"""Helpers for tests that drive the local cloud through its real entry points."""
+"""Helpers for tests that drive the local cloud through its real entry points (the API with a token:
+tests/support/auth.py)."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from catalog.products.catalogs import catalog_store
 from catalog.products.pages import MAX_LIMIT, ProductFilter
 from catalog.products.sql import SqlClient
 from catalog.shared.settings import settings_from
+from tests.support.auth import api_session
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -20,8 +22,9 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 def upload_via_api(cloud, path: Path | str, file_name: str | None = None) -> str:
     """POST /imports, then the browser's multipart POST to the presigned S3 form. Returns the import id."""
     path = Path(path)
-    response = requests.post(f"{cloud.api_url}/imports",
-                             json={"file_name": file_name or path.name, "size": path.stat().st_size}, timeout=30)
+    response = api_session(cloud).post(f"{cloud.api_url}/imports",
+                                       json={"file_name": file_name or path.name, "size": path.stat().st_size},
+                                       timeout=30)
     assert response.status_code == 201, response.text
     body = response.json()
     upload = body["upload"]
@@ -43,15 +46,16 @@ def wait_until(predicate, timeout: float = 30.0, message: str = "condition"):
 
 
 def get_import(cloud, import_id: str) -> dict:
-    response = requests.get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
+    response = api_session(cloud, "reader").get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def wait_for_import(cloud, import_id: str, timeout: float = 120.0, statuses=TERMINAL) -> dict:
     deadline = time.monotonic() + timeout
+    http = api_session(cloud, "reader")
     while time.monotonic() < deadline:
-        response = requests.get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
+        response = http.get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
         if response.status_code == 200 and response.json()["status"] in statuses:
             return response.json()
         time.sleep(0.2)
@@ -61,8 +65,9 @@ def wait_for_import(cloud, import_id: str, timeout: float = 120.0, statuses=TERM
 def wait_for_history(cloud, predicate, timeout: float = 60.0) -> dict:
     """Waits until an import in the history matches predicate(item); returns it."""
     deadline = time.monotonic() + timeout
+    http = api_session(cloud, "reader")
     while time.monotonic() < deadline:
-        items = requests.get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
+        items = http.get(f"{cloud.api_url}/imports?limit=100", timeout=30).json()["items"]
         for item in items:
             if predicate(item):
                 return item

@@ -13,6 +13,7 @@ from catalog.products.catalog_store import CatalogStore
 from catalog.products.catalogs import catalog_store
 from catalog.products.store import shard_of
 from catalog.shared.settings import get_settings
+from tests.support.auth import AUTHORIZER
 from tests.support.handlers import load_function_module
 from tests.support.template_resources import create_table
 
@@ -40,8 +41,9 @@ class Context:
 
 
 class Api:
-    def __init__(self, module):
+    def __init__(self, module, role: str = "admin"):
         self.module = module
+        self.role = role        # whose claims the authorizer passes in (tests.support.auth.AUTHORIZER)
 
     def __call__(self, method: str, path: str, body=None, query: dict | None = None, raw_body: str | None = None):
         query = {k: v for k, v in (query or {}).items() if v is not None}
@@ -50,7 +52,8 @@ class Api:
             "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,
             "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                                         "sourceIp": "127.0.0.1", "userAgent": "test"},
-                               "requestId": "r", "routeKey": "$default", "stage": "$default"},
+                               "requestId": "r", "routeKey": "$default", "stage": "$default",
+                               "authorizer": AUTHORIZER[self.role]},
             "body": raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
             "isBase64Encoded": False,
         }

@@ -20,7 +20,7 @@ STACK = "catalog"      # the stack name the sample events in events/ are written
 _CREATE_ARGUMENTS = ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
                      "LocalSecondaryIndexes", "ProvisionedThroughput")
 _APPLIED_AFTER = ("TimeToLiveSpecification",)
-_NOT_NEEDED = ("PointInTimeRecoverySpecification", "Tags")
+_NOT_NEEDED = ("PointInTimeRecoverySpecification", "Tags", "DeletionProtectionEnabled")
 
 
 @lru_cache(maxsize=1)

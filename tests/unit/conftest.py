@@ -7,23 +7,33 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from catalog.shared import cursors
 from catalog.shared.aws import client
 from catalog.shared.settings import get_settings
+from catalog.webhooks import secrets
 from tests.support import products_api
 from tests.support.data_api import CLUSTER_ARN, DATABASE, SECRET_ARN, empty_postgres_catalog, local_data_api
+from tests.support.keys import keys
 from tests.support.products_api import STORES
+from tests.support.template_resources import template
 
 REGION = "us-east-1"
+
+# The metrics' namespace and service, as the template's Globals set them for every function (the
+# handlers' Powertools Metrics read them when their module loads).
+for _name in ("POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME"):
+    os.environ.setdefault(_name, str(template()["Globals"]["Function"]["Environment"]["Variables"][_name]))
 
 
 @pytest.fixture(autouse=True)
 def fresh_settings_and_clients():
-    """Settings and boto3 clients are built once per container; each test gets its own."""
-    get_settings.cache_clear()
-    client.cache_clear()
+    """Settings, boto3 clients, the cursor key and decrypted webhook secrets are kept once per
+    container; each test gets its own."""
+    for forget in (get_settings.cache_clear, client.cache_clear, cursors.forget_key, secrets.forget_decrypted):
+        forget()
     yield
-    get_settings.cache_clear()
-    client.cache_clear()
+    for forget in (get_settings.cache_clear, client.cache_clear, cursors.forget_key, secrets.forget_decrypted):
+        forget()
 
 
 @pytest.fixture
@@ -46,6 +56,7 @@ def pipeline_aws(monkeypatch, moto_env):
     with mock_aws():
         queue = products_api.create_resources()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="uploads")
+        keys(monkeypatch)
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue)
         client.cache_clear()
         get_settings.cache_clear()
@@ -80,6 +91,7 @@ def aws(request, monkeypatch, moto_env):
     monkeypatch.setenv("DELETE_ALL_STATE_MACHINE_ARN", products_api.DELETE_ALL_ARN)
     with mock_aws():
         queue_url = products_api.create_resources()
+        keys(monkeypatch)
         monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
         get_settings.cache_clear()
         client.cache_clear()

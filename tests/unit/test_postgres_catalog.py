@@ -10,6 +10,7 @@ from catalog.imports.rows import ProductRow
 from catalog.products import postgres
 from catalog.products.catalogs import catalog_store
 from catalog.products.postgres import PostgresCatalog
+from catalog.shared import cursors
 from catalog.shared.settings import Settings
 from tests.support.data_api import CLUSTER_ARN, DATABASE, SECRET_ARN
 
@@ -20,8 +21,10 @@ T1, T2 = "2026-01-01T00:00:00.000000Z", "2026-02-01T00:00:00.000000Z"
 
 @pytest.fixture
 def store(data_api, moto_env, monkeypatch):
-    """The catalog on the session's embedded PostgreSQL (tests/unit/conftest.py), emptied."""
+    """The catalog on the session's embedded PostgreSQL (tests/unit/conftest.py), emptied. Its page
+    cursors are signed with a fixed key (no Secrets Manager here: test_cursor_key.py tests the key)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", data_api["endpoint"])
+    monkeypatch.setattr(cursors, "_key", lambda: b"a test key for the store's cursors")
     catalog = PostgresCatalog(SETTINGS)         # migrates on first use in this process
     catalog.db.execute("TRUNCATE products")
     return catalog

@@ -33,6 +33,7 @@ from catalog.shared.settings import get_settings
 from catalog.webhooks import endpoints
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
+from local import secrets_and_keys
 from local import template as tpl
 from tests.support.data_api import CLUSTER_ARN, SECRET_ARN, empty_postgres_catalog
 from tests.support.handlers import LambdaContext, load_handler
@@ -52,7 +53,7 @@ PARAMETERS = {"WebhookAllowPrivateTargets": "true"}
 
 
 @pytest.fixture
-def stack(request, monkeypatch, moto_env):
+def stack(request, monkeypatch, moto_env, tmp_path):
     """The stack with PARAMETERS (the catalog in the template's default store); a test about one
     store says so with `@pytest.mark.parametrize("stack", [{"CatalogStore": ...}], indirect=True)`.
     With a database cluster (aurora), the handlers reach the session's Data API (the catalog emptied)."""
@@ -66,6 +67,9 @@ def stack(request, monkeypatch, moto_env):
     with mock_aws():
         aws.client.cache_clear()
         built = MotoStack(parameters, database=database)
+        # The cursor key secret and the webhook secrets key, made as the local cloud makes them.
+        secrets_and_keys.provision(lambda service: boto3.client(service, region_name=REGION), built.resolver,
+                                   built.resolver.template, tmp_path)
         for name in built.environment_names():     # only what the template sets for the function invoked
             monkeypatch.delenv(name, raising=False)
         yield built
@@ -279,11 +283,13 @@ def test_delete_all_sample_plans_the_job_over_the_catalog_shards(stack, monkeypa
 # --- webhooks ---------------------------------------------------------------------------------------
 def create_sample_endpoint(stack: MotoStack, monkeypatch, url: str, event_types: list[str]) -> dict:
     monkeypatch.setattr(endpoints, "new_endpoint_id", lambda: SAMPLE_ENDPOINT_ID)
-    return EndpointStore(stack.ref("WebhooksTable")).create(url, event_types)
+    return EndpointStore(stack.ref("WebhooksTable"), stack.resolver.attrs[("WebhookSecretsKey", "Arn")]).create(
+        url, event_types)
 
 
 def test_webhook_fanout_sample_queues_the_webhook_deliver_sample(stack, monkeypatch):
-    EndpointStore(stack.ref("WebhooksTable")).create("https://other.example.com/", ["product.created"])
+    EndpointStore(stack.ref("WebhooksTable"), stack.resolver.attrs[("WebhookSecretsKey", "Arn")]).create(
+        "https://other.example.com/", ["product.created"])
     create_sample_endpoint(stack, monkeypatch, "https://hooks.example.com/catalog", ["upload.completed"])
     assert invoke(stack, monkeypatch, "webhook_fanout", load_event("webhook_fanout")) == {"batchItemFailures": []}
     sqs = boto3.client("sqs", region_name=REGION)

@@ -63,12 +63,6 @@ def test_batch_write_sends_calls_of_25_and_retries_only_what_was_left(no_sleep):
     assert ddb.sizes == [25, 13, 25, 10]
 
 
-def test_cursor_key_is_the_configured_secret_so_every_container_signs_alike():
-    one, other = settings_from({"CURSOR_SECRET": "s3cret"}), settings_from({"CURSOR_SECRET": "s3cret"})
-    assert one.cursor_key == other.cursor_key == b"s3cret"
-    assert settings_from({}).cursor_key != settings_from({}).cursor_key     # no secret: one key per container
-
-
 def test_settings_carry_every_resource_by_its_own_variable():
     settings = settings_from({"IMPORT_STATE_MACHINE_ARN": "arn:import", "DELETE_ALL_STATE_MACHINE_ARN": "arn:del",
                               "WEBHOOK_DELIVERIES_QUEUE_URL": "q", "DELETE_ALL_SEGMENTS": "5000"})

@@ -16,6 +16,7 @@ from catalog.shared.settings import get_settings
 from catalog.webhooks import fanout
 from catalog.webhooks.endpoints import EndpointStore
 from tests.support.handlers import load_function_module
+from tests.support.keys import keys
 from tests.support.template_resources import create_table
 
 # The API function's own modules (its routers and error mapping), loaded as the Lambda runtime does.
@@ -49,6 +50,7 @@ def api(monkeypatch, moto_env):
         monkeypatch.setenv("WEBHOOK_DELIVERIES_QUEUE_URL", url)
         monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "2")
+        keys(monkeypatch)
         yield sqs, url
     aws.client.cache_clear()
 

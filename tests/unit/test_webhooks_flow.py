@@ -18,6 +18,8 @@ from catalog.webhooks import fanout, queue
 from catalog.webhooks.endpoints import EndpointStore
 from catalog.webhooks.log import DeliveryLog
 from tests.support.handlers import load_handler
+from tests.support.keys import webhook_secrets_key
+from tests.support.metrics import emf
 from tests.support.receiver import Receiver
 from tests.support.template_resources import create_table
 
@@ -39,7 +41,8 @@ def env(monkeypatch, moto_env):
         monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "0,0,0")
         monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "1")
-        yield types.SimpleNamespace(sqs=sqs, urls=urls, store=EndpointStore("webhooks"),
+        key_arn = webhook_secrets_key(monkeypatch)
+        yield types.SimpleNamespace(sqs=sqs, urls=urls, store=EndpointStore("webhooks", key_arn),
                                     deliver=load_handler("webhook_deliver"), fanout=load_handler("webhook_fanout"))
     aws.client.cache_clear()
 
@@ -228,3 +231,17 @@ def test_deleted_and_disabled_endpoints_get_nothing(env, httpserver):
     env.store.disable(off["id"], "by a test")
     drain(env)
     assert httpserver.log == []
+
+
+def test_deliveries_latency_and_disabled_endpoints_are_metrics(env, httpserver, capsys):
+    httpserver.expect_request("/ok", method="POST").respond_with_data("thanks", status=200)
+    httpserver.expect_request("/gone", method="POST").respond_with_data("gone", status=410)
+    env.store.create(httpserver.url_for("/ok"), ["*"])
+    env.store.create(httpserver.url_for("/gone"), ["*"])
+    assert fan_out(env, events.envelope(events.PRODUCT_CREATED, {"sku": "M-1"})) == 2
+    capsys.readouterr()
+    drain(env)
+    metrics = emf(capsys.readouterr().out)
+    assert metrics["WebhookDeliveriesSucceeded"] == [1.0] and metrics["WebhookDeliveriesFailed"] == [1.0]
+    assert len(metrics["WebhookDeliveryLatency"]) == 2 and all(0 <= ms < 5000 for ms in metrics["WebhookDeliveryLatency"])
+    assert metrics["WebhookEndpointsDisabled"] == [1.0]

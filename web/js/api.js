@@ -1,5 +1,8 @@
 // The HTTP API, as the page uses it. Every call is prefixed with CATALOG_CONFIG.apiBase
-// (empty: same origin). Errors come back as JSON {error, fields?} and are thrown as ApiError.
+// (empty: same origin) and carries the signed-in user's token (auth.js). Errors come back as JSON
+// {error, fields?} and are thrown as ApiError; a 401 (token expired or refused) signs in again.
+
+import {authHeaders, signIn} from "./auth.js";
 
 const config = window.CATALOG_CONFIG || {};
 
@@ -26,7 +29,7 @@ export class ApiError extends Error {
 
 /** One JSON call to the API. `signal` (an AbortSignal) lets a page drop answers it no longer wants. */
 export async function request(method, path, body, {signal} = {}) {
-  const init = {method, headers: {Accept: "application/json"}, signal};
+  const init = {method, headers: {Accept: "application/json", ...authHeaders()}, signal};
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -47,11 +50,73 @@ export async function request(method, path, body, {signal} = {}) {
       data = null;
     }
   }
+  if (response.status === 401) {
+    signIn();
+    throw new ApiError("Your sign-in has expired: signing in again…", {status: 401});
+  }
   if (!response.ok) {
     const message = (data && (data.error || data.message)) || `The request failed (HTTP ${response.status}).`;
     throw new ApiError(message, {status: response.status, fields: data && data.fields});
   }
   return data;
+}
+
+/**
+ * Opens what an API path answers with a download: the bad-rows report (a redirect to a short-lived
+ * signed URL, or {url} when asked for JSON) or the OpenAPI document. A plain link cannot carry the
+ * token, so the page fetches with it and then hands the browser the signed URL or the body.
+ */
+export async function download(path, fileName) {
+  let response;
+  try {
+    response = await fetch(apiUrl(path), {headers: {Accept: "application/json", ...authHeaders()}});
+  } catch {
+    throw new ApiError("The download cannot be reached. Check your connection and try again.");
+  }
+  if (response.status === 401) {
+    signIn();
+    throw new ApiError("Your sign-in has expired: signing in again…", {status: 401});
+  }
+  if (!response.ok) {
+    let message = `The download failed (HTTP ${response.status}).`;
+    try {
+      message = (await response.json()).error || message;
+    } catch {
+      // not JSON: keep the status
+    }
+    throw new ApiError(message, {status: response.status});
+  }
+  const type = response.headers.get("content-type") || "";
+  if (!response.redirected && type.includes("application/json")) {
+    const body = await response.json();
+    if (typeof body.url === "string" && /^https?:/.test(body.url)) {
+      window.location.assign(body.url);            // a signed URL: no token needed
+      return;
+    }
+    saveBlob(new Blob([JSON.stringify(body, null, 2)], {type: "application/json"}), fileName);
+    return;
+  }
+  saveBlob(await response.blob(), fileName);
+}
+
+function saveBlob(blob, fileName) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** Makes a link to an API path download through download() (with the token) when followed. */
+export function linkWithToken(link, path, fileName, onError) {
+  link.href = apiUrl(path);
+  link.onclick = (event) => {
+    event.preventDefault();
+    download(path, fileName).catch((error) => onError?.(error));
+  };
 }
 
 export function createImport(file) {

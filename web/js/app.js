@@ -1,11 +1,11 @@
 // The Imports page: upload and follow an import, and the import history.
 
-import {apiUrl} from "./api.js";
+import {linkWithToken} from "./api.js";
 import {setupHistory} from "./history.js";
 import {setupUpload} from "./upload.js";
 
 const docs = document.getElementById("api-docs-link");
-if (docs) docs.href = apiUrl("/docs");
+if (docs) linkWithToken(docs, "/openapi.json", "catalog-api-openapi.json");
 
 const history = setupHistory();
 setupUpload({

@@ -1,6 +1,6 @@
 // The import history: newest first, "Load more" pages, live refresh while imports run, Cancel.
 
-import {apiUrl, cancelImport, isTerminal, listImports} from "./api.js";
+import {cancelImport, isTerminal, linkWithToken, listImports} from "./api.js";
 import {formatNumber, formatTime, statusLabel, statusTone} from "./format.js";
 
 const PAGE_SIZE = 20;
@@ -118,7 +118,8 @@ export function setupHistory() {
       actions.append(button);
     } else if (item.error_report_url) {
       const link = document.createElement("a");
-      link.href = apiUrl(item.error_report_url);
+      linkWithToken(link, item.error_report_url, `errors-${item.id}.csv`,
+        (error) => showMessage(`The bad rows could not be downloaded: ${error.message}`, "cancel"));
       link.textContent = "Bad rows";
       link.dataset.testid = "history-error-report";
       link.setAttribute("aria-label", `Download the bad rows of ${item.file_name || item.id} (CSV)`);

@@ -1,7 +1,7 @@
 // The Products page: a filtered, cursor-paged table of the catalog; create and edit in a dialog,
 // the active switch, delete with confirmation, and delete-all behind a typed confirmation.
 
-import {apiUrl} from "./api.js";
+import {linkWithToken} from "./api.js";
 import {formatNumber, formatTime} from "./format.js";
 import {createProduct, deleteProduct, getDeleteAll, listProducts, patchProduct, replaceProduct,
   startDeleteAll} from "./products-api.js";
@@ -521,7 +521,7 @@ deleteAllDialog.querySelector("form").addEventListener("submit", async (event) =
 
 // --- start ----------------------------------------------------------------------------------
 const docs = $("api-docs-link");
-if (docs) docs.href = apiUrl("/docs");
+if (docs) linkWithToken(docs, "/openapi.json", "catalog-api-openapi.json");
 
 load({cursor: null, page: 1}).finally(() => {
   document.documentElement.dataset.ready = "true";

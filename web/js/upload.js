@@ -1,6 +1,6 @@
 // Choosing a file (picker or drag and drop), sending it, and following its import to the end.
 
-import {ApiError, apiUrl, cancelImport, createImport, getImport, isTerminal, uploadFile} from "./api.js";
+import {ApiError, cancelImport, createImport, getImport, isTerminal, linkWithToken, uploadFile} from "./api.js";
 import {formatBytes, formatDuration, formatNumber, formatRate, statusLabel, statusTone} from "./format.js";
 
 const POLL_MS = 1000;
@@ -142,10 +142,12 @@ export function setupUpload(listeners = {}) {
     const report = $("summary-report");
     const link = $("error-report-link");
     if (item.error_report_url) {
-      link.href = apiUrl(item.error_report_url);
+      linkWithToken(link, item.error_report_url, `errors-${item.id}.csv`,
+        (failure) => showError(`The bad rows could not be downloaded: ${failure.message}`));
       report.hidden = false;
     } else {
       link.removeAttribute("href");
+      link.onclick = null;
       report.hidden = true;
     }
 

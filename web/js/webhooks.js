@@ -1,7 +1,7 @@
 // The Webhooks page: list endpoints, create one (the signing secret is shown once), enable/disable,
 // delete, rotate the secret, send a test event and look at / replay recent deliveries.
 
-import {apiUrl, request} from "./api.js";
+import {linkWithToken, request} from "./api.js";
 import {formatNumber, formatTime} from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -327,7 +327,7 @@ els.refresh.addEventListener("click", () => load());
 
 // --- start --------------------------------------------------------------------------------------
 const docs = $("api-docs-link");
-if (docs) docs.href = apiUrl("/docs");
+if (docs) linkWithToken(docs, "/openapi.json", "catalog-api-openapi.json");
 
 load().finally(() => {
   document.documentElement.dataset.ready = "true";

@@ -5,6 +5,9 @@ run_plan            state "Plan"    -> manifest in S3, totals on the item
 finish              state "Finish"  -> error report, SUCCEEDED, upload.completed
 fail                state "MarkFailed" -> FAILED with a readable message, upload.failed
 cancel              API             -> CANCELLED; chunks not yet started skip themselves
+
+The call that moves an import to its end (SUCCEEDED, FAILED, CANCELLED) records it in the metrics
+sink its caller passes: once per import, however often a step is retried.
 """
 from __future__ import annotations
 
@@ -37,6 +40,18 @@ from catalog.shared.aws import client
 from catalog.shared.catalog_lock import CatalogLock
 from catalog.shared.clock import now_iso, parse_iso
 from catalog.shared.failures import readable_failure
+from catalog.shared.metrics import (
+    COUNT,
+    IMPORT_DURATION,
+    IMPORTS_CANCELLED,
+    IMPORTS_FAILED,
+    IMPORTS_SUCCEEDED,
+    NO_METRICS,
+    ROWS_FAILED,
+    ROWS_IMPORTED,
+    SECONDS,
+    MetricsSink,
+)
 from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
@@ -54,14 +69,15 @@ class StartOutcome:
 
 
 def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | None,
-                      version: str, event_time: str) -> StartOutcome:
+                      version: str, event_time: str, metrics: MetricsSink = NO_METRICS) -> StartOutcome:
     """Starts the import of one uploaded object. Safe to call again for the same event."""
     if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return StartOutcome(None, False, "not under incoming/")
     imports = ImportStore(settings.imports_table)
     if CatalogLock(settings.imports_table).holder():
         # No import is interleaved into a half-deleted catalog.
-        return _refuse(imports, bucket=bucket, key=key, size=size, version=version, event_time=event_time)
+        return _refuse(imports, metrics, bucket=bucket, key=key, size=size, version=version,
+                       event_time=event_time)
     import_id, _ = _claim(imports, QUEUED, bucket=bucket, key=key, size=size, version=version,
                           event_time=event_time)
     if imports.status_of(import_id) != QUEUED:
@@ -96,12 +112,14 @@ def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: in
     return import_id, created
 
 
-def _refuse(imports: ImportStore, **obj) -> StartOutcome:
+def _refuse(imports: ImportStore, metrics: MetricsSink, **obj) -> StartOutcome:
     """Marks the arriving import FAILED with a clear message (once) and tells its subscribers."""
     import_id, refused = _claim(imports, FAILED, **obj,
                                 values={"error": REFUSED_DURING_DELETE_ALL, "finished_at": now_iso()})
     if refused:
-        events.publish(events.UPLOAD_FAILED, summary(imports.get(import_id)), event_id=f"evt_{import_id}_failed")
+        item = imports.get(import_id)
+        record_end(metrics, item, IMPORTS_FAILED)
+        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
     return StartOutcome(import_id, False, REFUSED_DURING_DELETE_ALL)
 
 
@@ -128,11 +146,22 @@ def summary(item: dict) -> dict:
     """What users and webhooks are told about an import."""
     fields = ("id", "status", "file_name", "source", "total_rows", "rows_processed", "created", "updated",
               "unchanged", "failed", "duplicates", "created_at", "started_at", "finished_at", "error",
-              "unknown_columns")
+              "request_id", "unknown_columns")
     return {f: item.get(f) for f in fields}
 
 
-def finish(settings: Settings, import_id: str) -> dict:
+def record_end(metrics: MetricsSink, item: dict, outcome: str) -> None:
+    """An import that just ended: its outcome (IMPORTS_SUCCEEDED, _FAILED or _CANCELLED), its rows
+    (imported = created, updated or already identical; failed = bad rows) and how long it ran."""
+    metrics.add_metric(outcome, COUNT, 1)
+    metrics.add_metric(ROWS_IMPORTED, COUNT, sum(int(item.get(k) or 0) for k in ("created", "updated", "unchanged")))
+    metrics.add_metric(ROWS_FAILED, COUNT, int(item.get("failed") or 0))
+    started, finished = item.get("started_at") or item.get("created_at"), item.get("finished_at")
+    if started and finished:
+        metrics.add_metric(IMPORT_DURATION, SECONDS, max((parse_iso(finished) - parse_iso(started)).total_seconds(), 0.0))
+
+
+def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS) -> dict:
     imports = ImportStore(settings.imports_table)
     item = imports.get(import_id)
     if item is None:
@@ -154,24 +183,31 @@ def finish(settings: Settings, import_id: str) -> dict:
         values["error_report_key"] = report
     if imports.transition(import_id, to=SUCCEEDED, allowed_from=(FINALIZING,), values=values):
         done_item = imports.get(import_id)
+        record_end(metrics, done_item, IMPORTS_SUCCEEDED)
         events.publish(events.UPLOAD_COMPLETED, summary(done_item), event_id=f"evt_{import_id}_completed")
         return summary(done_item)
     return summary(imports.get(import_id))
 
 
-def fail(settings: Settings, import_id: str, error: dict | None) -> dict:
+def fail(settings: Settings, import_id: str, error: dict | None, request_id: str = "",
+         metrics: MetricsSink = NO_METRICS) -> dict:
+    """FAILED with a readable message and the request id under which the caller logs the raw
+    `error` (which users never see: it can name roles and accounts), and upload.failed."""
     imports = ImportStore(settings.imports_table)
-    message = readable_failure(error)
-    if imports.transition(import_id, to=FAILED, allowed_from=ACTIVE,
-                          values={"error": message, "finished_at": now_iso()}):
+    message = readable_failure(error, request_id=request_id)
+    values = {"error": message, "finished_at": now_iso()}
+    if request_id:
+        values["request_id"] = request_id
+    if imports.transition(import_id, to=FAILED, allowed_from=ACTIVE, values=values):
         item = imports.get(import_id)
+        record_end(metrics, item, IMPORTS_FAILED)
         events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
         return summary(item)
     item = imports.get(import_id)
     return summary(item) if item else {"id": import_id, "status": "UNKNOWN"}
 
 
-def cancel(settings: Settings, import_id: str) -> dict:
+def cancel(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS) -> dict:
     """Cancels a running import and returns its item; ImportEnded when it had already ended."""
     imports = ImportStore(settings.imports_table)
     if not imports.transition(import_id, to=CANCELLED, allowed_from=ACTIVE,
@@ -181,6 +217,7 @@ def cancel(settings: Settings, import_id: str) -> dict:
             raise ImportNotFound(import_id)
         raise ImportEnded(item["status"])
     item = imports.get(import_id)
+    record_end(metrics, item, IMPORTS_CANCELLED)
     if item.get("execution_arn"):
         try:
             client("stepfunctions").stop_execution(executionArn=item["execution_arn"], cause="Cancelled by the user")

@@ -104,10 +104,12 @@ def finish(settings: Settings, job_id: str) -> dict:
     return summary(jobs.get(job_id))
 
 
-def fail(settings: Settings, job_id: str, error: dict | None) -> dict:
+def fail(settings: Settings, job_id: str, error: dict | None, request_id: str = "") -> dict:
+    """FAILED with a readable message and the request id under which the caller logs the raw error."""
     jobs, lock = DeleteAllJobs(settings.imports_table), CatalogLock(settings.imports_table)
-    message = readable_failure(error, job="delete-all")
-    if jobs.transition(job_id, FAILED, (QUEUED, RUNNING), {"error": message, "finished_at": now_iso()}):
+    message = readable_failure(error, job="delete-all", request_id=request_id)
+    values = {"error": message, "finished_at": now_iso(), **({"request_id": request_id} if request_id else {})}
+    if jobs.transition(job_id, FAILED, (QUEUED, RUNNING), values):
         job = jobs.get(job_id)
         catalog_store(settings).forget_deleted(int(job.get("deleted") or 0))
         lock.release(job_id)

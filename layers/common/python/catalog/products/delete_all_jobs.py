@@ -65,7 +65,7 @@ class DeleteAllJobs:
 
 def summary(job: dict) -> dict:
     """What webhooks and the state machine are told about a delete-all."""
-    fields = ("id", "status", "total", "deleted", "created_at", "started_at", "finished_at", "error")
+    fields = ("id", "status", "total", "deleted", "created_at", "started_at", "finished_at", "error", "request_id")
     return {f: job.get(f) for f in fields}
 
 

@@ -1,6 +1,11 @@
 """Opaque, tamper-proof page cursors: the position as JSON, base64url, with an HMAC tag.
 
-The key is `Settings.cursor_key` (CURSOR_SECRET; without it a random key per container).
+The key is the value of the Secrets Manager secret CURSOR_SECRET_ARN names (the template's
+CursorKeySecret), read once per container: every container signs with the same key, so a `next`
+link made by one is accepted by any other and after a cold start. A new value (a rotation) is
+picked up as containers start; cursors signed with the old value are then refused (400), and a
+client starts its listing again. Without CURSOR_SECRET_ARN the first cursor fails with
+CursorKeyMissing: a key per container would look fine on one machine and break on AWS.
 """
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ import base64
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 
+from catalog.shared.aws import client
 from catalog.shared.errors import BadRequest
 from catalog.shared.settings import get_settings
 
@@ -18,8 +25,26 @@ class BadCursorError(BadRequest):
         super().__init__(message, {param: message})
 
 
+class CursorKeyMissing(RuntimeError):
+    """The deployment names no cursor key (a configuration error: a 500, never the user's fault)."""
+
+
+@lru_cache(maxsize=4)
+def _secret_key(secret_arn: str) -> bytes:
+    return client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"].encode()
+
+
+def forget_key() -> None:
+    """Drops the key read from Secrets Manager, as a new container would start (tests)."""
+    _secret_key.cache_clear()
+
+
 def _key() -> bytes:
-    return get_settings().cursor_key
+    secret_arn = get_settings().cursor_secret_arn
+    if not secret_arn:
+        raise CursorKeyMissing("CURSOR_SECRET_ARN is not set: page cursors need the shared key (the template's "
+                               "CursorKeySecret)")
+    return _secret_key(secret_arn)
 
 
 def _b64(data: bytes) -> str:

@@ -1,13 +1,20 @@
 """Turning a Step Functions error ({Error, Cause}) into one sentence for the person who started
-the job (an import or a delete-all)."""
+the job (an import or a delete-all).
+
+Only failures the application explains itself (a bad file, a job that did not complete, a
+timeout) are put into words from their cause. Any other error's text (a Lambda error message can
+name roles, accounts, buckets and ARNs) never reaches users: they read that the job failed with
+an internal error and get a request id, under which the raw error is in the logs.
+"""
 from __future__ import annotations
 
 import json
 
 
-def readable_failure(error: dict | None, job: str = "import") -> str:
+def error_kind_and_cause(error: dict | None) -> tuple[str, str]:
+    """(error type, message) of a Step Functions error, reading a Lambda error's JSON cause."""
     if not error:
-        return f"the {job} failed"
+        return "", ""
     kind, cause = error.get("Error") or "", error.get("Cause") or ""
     try:
         parsed = json.loads(cause)
@@ -16,10 +23,19 @@ def readable_failure(error: dict | None, job: str = "import") -> str:
             cause = parsed.get("errorMessage") or cause
     except (TypeError, ValueError):
         pass
+    return str(kind), str(cause)
+
+
+def readable_failure(error: dict | None, job: str = "import", request_id: str = "") -> str:
+    if not error:
+        return f"the {job} failed"
+    kind, cause = error_kind_and_cause(error)
     if kind.endswith("BadFileError"):
-        return f"The file cannot be imported: {cause}"
+        return f"The file cannot be imported: {cause}"[:1000]
     if kind.endswith(("IncompleteImportError", "IncompleteDeleteAllError")):
-        return f"The {job} did not complete: {cause}"
+        return f"The {job} did not complete: {cause}"[:1000]
     if kind == "States.Timeout":
         return f"The {job} took too long and was stopped"
-    return f"The {job} failed ({kind or 'error'}): {cause or 'no details'}"[:1000]
+    reference = f" (request id {request_id})" if request_id else ""
+    return f"The {job} failed because of an internal error{reference}. Try again; if it fails again, " \
+           f"report the request id."

@@ -7,7 +7,6 @@ environment call `get_settings.cache_clear()`.
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping
@@ -28,6 +27,7 @@ class WebhookSettings:
     disable_after_seconds: int = 5 * 86400   # an endpoint failing continuously this long is disabled
     log_ttl_seconds: int = 30 * 86400    # how long delivery records are kept
     max_response_bytes: int = 4096
+    secrets_key_arn: str = ""            # the KMS key that encrypts endpoints' signing secrets
 
     @property
     def max_attempts(self) -> int:
@@ -53,9 +53,9 @@ class Settings:
     page_size: int = 50
     name_search_scan_segments: int = 4
     delete_all_segments: int = 8
-    # Signs page cursors. Without CURSOR_SECRET a random key per container is used, which only
-    # suits a single process (tests, one local cloud).
-    cursor_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # The Secrets Manager secret whose value signs page cursors (catalog/shared/cursors.py): one key
+    # for every container, so a cursor from one is accepted by all.
+    cursor_secret_arn: str = ""
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
@@ -90,7 +90,6 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     read = _Reader(env)
     deliveries = read.text("WEBHOOK_DELIVERIES_QUEUE_URL")
     schedule = read.text("WEBHOOK_RETRY_SCHEDULE")
-    cursor_secret = read.text("CURSOR_SECRET")
     defaults = WebhookSettings()
     webhooks = WebhookSettings(
         table=read.text("WEBHOOKS_TABLE", defaults.table),
@@ -103,9 +102,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         slow_cooldown_seconds=read.integer("WEBHOOK_SLOW_COOLDOWN_SECONDS", defaults.slow_cooldown_seconds),
         disable_after_seconds=read.integer("WEBHOOK_DISABLE_AFTER_SECONDS", defaults.disable_after_seconds),
         log_ttl_seconds=read.integer("WEBHOOK_LOG_TTL_SECONDS", defaults.log_ttl_seconds),
+        secrets_key_arn=read.text("WEBHOOK_SECRETS_KEY_ARN"),
     )
     base = Settings()
-    extra = {"cursor_key": cursor_secret.encode()} if cursor_secret else {}
     return Settings(
         catalog_store=read.text("CATALOG_STORE", base.catalog_store).lower(),
         products_table=read.text("PRODUCTS_TABLE", base.products_table),
@@ -124,7 +123,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         page_size=read.integer("PAGE_SIZE", base.page_size),
         name_search_scan_segments=read.integer("NAME_SEARCH_SCAN_SEGMENTS", base.name_search_scan_segments),
         delete_all_segments=max(1, min(read.integer("DELETE_ALL_SEGMENTS", base.delete_all_segments), 1000)),
-        webhooks=webhooks, **extra)
+        cursor_secret_arn=read.text("CURSOR_SECRET_ARN"),
+        webhooks=webhooks)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from catalog.shared.metrics import NO_METRICS, MetricsSink
 from catalog.shared.settings import WebhookSettings
 from catalog.webhooks import queue
 from catalog.webhooks.worker import Worker
@@ -34,10 +35,12 @@ def _read(body: str) -> dict:
     return msg
 
 
-def deliver_batch(settings: WebhookSettings, received: list[Received]) -> dict[str, BaseException | None]:
+def deliver_batch(settings: WebhookSettings, received: list[Received],
+                  metrics: MetricsSink = NO_METRICS) -> dict[str, BaseException | None]:
     """Delivers every readable message; returns, per message id, the error that should make the
-    queue bring it back (None when it was handled, whatever the receiver answered)."""
-    worker = Worker(settings)
+    queue bring it back (None when it was handled, whatever the receiver answered). Attempts and
+    disabled endpoints are recorded in `metrics`."""
+    worker = Worker(settings, metrics)
     errors: dict[str, BaseException | None] = {}
     messages: dict[str, dict] = {}
     for record in received:

@@ -1,7 +1,9 @@
 """Webhook endpoints in DynamoDB: pk = "endpoint", sk = endpoint id (few items; one query lists all).
 
-The signing secret is stored to sign deliveries and shown only at creation and rotation; after a
-rotation the previous secret keeps signing alongside the new one for a grace period.
+The signing secret is stored encrypted with KMS (catalog/webhooks/secrets.py) to sign deliveries,
+and shown in plain text only at creation and rotation; `secret_hint` (its last four characters)
+is what is shown afterwards. After a rotation the previous secret keeps signing alongside the new
+one for a grace period.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from botocore.exceptions import ClientError
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
 from catalog.shared.dynamo import batch_get, from_item, is_conditional_failure, to_item, to_value
-from catalog.webhooks import signing
+from catalog.webhooks import secrets, signing
 
 PK = "endpoint"
 ALL = "*"
@@ -29,16 +31,18 @@ def subscribed(endpoint: dict, event_type: str) -> bool:
     return ALL in types or event_type in types
 
 
-def signing_secrets(endpoint: dict, now: float | None = None) -> list[str]:
-    keys = [endpoint["secret"]]
+def signing_secrets(endpoint: dict, key_arn: str, now: float | None = None) -> list[str]:
+    """The plain secrets that sign the endpoint's requests now (decrypted with the KMS key)."""
+    stored = [endpoint["secret"]]
     if endpoint.get("previous_secret") and (endpoint.get("previous_secret_until") or 0) > (now or time.time()):
-        keys.append(endpoint["previous_secret"])
-    return keys
+        stored.append(endpoint["previous_secret"])
+    return [secrets.unseal(key_arn, endpoint["id"], value) for value in stored]
 
 
 def public_view(endpoint: dict) -> dict:
     view = {k: v for k, v in endpoint.items() if k not in PRIVATE_FIELDS}
-    view["secret_hint"] = signing.secret_hint(endpoint["secret"])
+    if "secret_hint" not in view:       # an endpoint saved before secrets were encrypted
+        view["secret_hint"] = signing.secret_hint(endpoint["secret"])
     view.setdefault("event_types", [ALL])
     view["status"] = ("disabled" if not endpoint.get("enabled") else
                       "failing" if endpoint.get("failing") else "healthy")
@@ -46,8 +50,11 @@ def public_view(endpoint: dict) -> dict:
 
 
 class EndpointStore:
-    def __init__(self, table: str):
+    def __init__(self, table: str, secrets_key_arn: str = ""):
+        """`secrets_key_arn`: the KMS key that encrypts signing secrets (needed to create an
+        endpoint or rotate its secret)."""
         self.table = table
+        self.secrets_key_arn = secrets_key_arn
         self.ddb = client("dynamodb")
 
     def _key(self, endpoint_id: str) -> dict:
@@ -55,13 +62,17 @@ class EndpointStore:
 
     # --- CRUD ---------------------------------------------------------------------
     def create(self, url: str, event_types: list[str], description: str = "", enabled: bool = True) -> dict:
+        """The new endpoint as stored, except that `secret` is the plain signing secret (the one
+        time it is: the table holds it encrypted)."""
         now = now_iso()
         endpoint_id = new_endpoint_id()
+        secret = signing.generate_secret()
         item = {"pk": PK, "sk": endpoint_id, "id": endpoint_id, "url": url, "event_types": event_types or [ALL],
                 "description": description, "enabled": enabled, "failing": False, "consecutive_failures": 0,
-                "secret": signing.generate_secret(), "created_at": now, "updated_at": now}
+                "secret": secrets.seal(self.secrets_key_arn, endpoint_id, secret),
+                "secret_hint": signing.secret_hint(secret), "created_at": now, "updated_at": now}
         self.ddb.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)")
-        return from_item(to_item(item))
+        return {**from_item(to_item(item)), "secret": secret}
 
     def get(self, endpoint_id: str) -> dict | None:
         item = self.ddb.get_item(TableName=self.table, Key=self._key(endpoint_id), ConsistentRead=True).get("Item")
@@ -131,13 +142,48 @@ class EndpointStore:
 
     # --- lifecycle ----------------------------------------------------------------
     def rotate_secret(self, endpoint_id: str, grace_seconds: int = 86400) -> tuple[dict, str] | None:
+        """(the endpoint as stored, the new plain secret), the previous one still signing for
+        `grace_seconds`; None when the endpoint does not exist."""
         current = self.get(endpoint_id)
         if current is None:
             return None
         secret = signing.generate_secret()
-        updated = self.update(endpoint_id, {"secret": secret, "previous_secret": current["secret"],
+        previous = current["secret"]
+        if secrets.is_plain(previous):
+            previous = secrets.seal(self.secrets_key_arn, endpoint_id, previous)
+        updated = self.update(endpoint_id, {"secret": secrets.seal(self.secrets_key_arn, endpoint_id, secret),
+                                            "secret_hint": signing.secret_hint(secret), "previous_secret": previous,
                                             "previous_secret_until": int(time.time()) + grace_seconds})
         return (updated, secret) if updated else None
+
+    def seal_plain_secrets(self, endpoint: dict) -> bool:
+        """Encrypts the secrets of an endpoint saved before secrets were encrypted (once: the write
+        is conditioned on the stored values being the plain ones read). Whether it wrote."""
+        values = {name: endpoint[name] for name in ("secret", "previous_secret")
+                  if endpoint.get(name) and secrets.is_plain(endpoint[name])}
+        if not values:
+            return False
+        names, expr_values, sets, conditions = {}, {}, [], []
+        for i, (name, plain) in enumerate(values.items()):
+            names[f"#n{i}"] = name
+            expr_values[f":old{i}"] = {"S": plain}
+            expr_values[f":new{i}"] = {"S": secrets.seal(self.secrets_key_arn, endpoint["id"], plain)}
+            sets.append(f"#n{i} = :new{i}")
+            conditions.append(f"#n{i} = :old{i}")
+        if "secret" in values:
+            names["#hint"] = "secret_hint"
+            expr_values[":hint"] = {"S": signing.secret_hint(values["secret"])}
+            sets.append("#hint = :hint")
+        try:
+            self.ddb.update_item(TableName=self.table, Key=self._key(endpoint["id"]),
+                                 UpdateExpression="SET " + ", ".join(sets),
+                                 ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames=names,
+                                 ExpressionAttributeValues=expr_values)
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False        # changed meanwhile (rotated, sealed by another delivery)
+            raise
+        return True
 
     def enable(self, endpoint_id: str) -> dict | None:
         return self.update(endpoint_id, {"enabled": True, "failing": False, "consecutive_failures": 0},

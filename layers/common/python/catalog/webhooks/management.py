@@ -20,7 +20,7 @@ def check_endpoint_url(url: str, settings: WebhookSettings) -> None:
 
 
 def found(settings: WebhookSettings, endpoint_id: str) -> dict:
-    endpoint = EndpointStore(settings.table).get(endpoint_id)
+    endpoint = EndpointStore(settings.table, settings.secrets_key_arn).get(endpoint_id)
     if endpoint is None:
         raise EndpointNotFound(endpoint_id)
     return endpoint
@@ -37,7 +37,7 @@ def send_test(settings: WebhookSettings, endpoint_id: str, event_type: str) -> d
                                    response_ms=result.response_ms, error=result.error,
                                    outcome="delivered" if result.ok else "failed", kind="test",
                                    response_excerpt=result.response_excerpt)])
-    EndpointStore(settings.table).record_attempt(endpoint_id, status_code=result.status_code,
+    EndpointStore(settings.table, settings.secrets_key_arn).record_attempt(endpoint_id, status_code=result.status_code,
                                                  response_ms=result.response_ms, ok=result.ok, error=result.error,
                                                  counts_as_failure=False)
     return {"ok": result.ok, "status_code": result.status_code, "response_ms": result.response_ms,

@@ -12,8 +12,18 @@ import time
 import uuid
 
 from catalog.shared.events import envelope
+from catalog.shared.metrics import (
+    COUNT,
+    MILLISECONDS,
+    NO_METRICS,
+    WEBHOOK_DELIVERIES_FAILED,
+    WEBHOOK_DELIVERIES_SUCCEEDED,
+    WEBHOOK_DELIVERY_LATENCY,
+    WEBHOOK_ENDPOINTS_DISABLED,
+    MetricsSink,
+)
 from catalog.shared.settings import WebhookSettings
-from catalog.webhooks import queue, signing
+from catalog.webhooks import queue, secrets, signing
 from catalog.webhooks.endpoints import EndpointStore, signing_secrets
 from catalog.webhooks.fanout import payload
 from catalog.webhooks.log import DeliveryLog
@@ -28,7 +38,7 @@ MAIN, SLOW = "main", "slow"
 def attempt(endpoint: dict, delivery_id: str, event: dict, config: WebhookSettings) -> AttemptResult:
     """Signs and POSTs `event` to the endpoint once."""
     body = payload(event)
-    headers = signing.headers(signing_secrets(endpoint), delivery_id, body)
+    headers = signing.headers(signing_secrets(endpoint, config.secrets_key_arn), delivery_id, body)
     return post(endpoint["url"], body, headers, timeout=config.timeout_seconds,
                 allow_private=config.allow_private_targets, max_response_bytes=config.max_response_bytes)
 
@@ -40,9 +50,13 @@ def sample_event(event_type: str, endpoint_id: str) -> dict:
 
 
 class Worker:
-    def __init__(self, config: WebhookSettings):
+    """Delivers messages and records, in `metrics`, each attempt (succeeded or failed, and its
+    latency) and each endpoint it disables."""
+
+    def __init__(self, config: WebhookSettings, metrics: MetricsSink = NO_METRICS):
         self.config = config
-        self.store = EndpointStore(config.table)
+        self.metrics = metrics
+        self.store = EndpointStore(config.table, config.secrets_key_arn)
         self.log = DeliveryLog(config.table, config.log_ttl_seconds)
         # A batch's log records and endpoint statistics are written together by flush():
         # one BatchWriteItem and one UpdateItem per endpoint instead of two writes per delivery.
@@ -80,6 +94,7 @@ class Worker:
 
         number = int(msg.get("attempt") or 1)
         event = msg["event"]
+        self._seal_plain_secrets(endpoint)
         result = attempt(endpoint, msg["delivery_id"], event, config)
         gone = result.status_code == 410
         delay = None if (result.ok or gone) else retry_delay(config.retry_schedule, number)
@@ -98,6 +113,8 @@ class Worker:
             kind=msg.get("kind") or "delivery", response_excerpt=result.response_excerpt)
         slow = result.timed_out and self._has_slow_lane()
         with self._lock:
+            self.metrics.add_metric(WEBHOOK_DELIVERIES_SUCCEEDED if result.ok else WEBHOOK_DELIVERIES_FAILED, COUNT, 1)
+            self.metrics.add_metric(WEBHOOK_DELIVERY_LATENCY, MILLISECONDS, result.response_ms)
             self._records.append(record)
             stats = self._stats.setdefault(endpoint_id, {"failures": 0})
             stats["last"] = result
@@ -107,11 +124,11 @@ class Worker:
         if result.ok:
             return outcome
         if gone:
-            self.store.disable(endpoint_id, "the receiver answered 410 Gone")
+            self._disable(endpoint_id, "the receiver answered 410 Gone")
             return outcome
         failing_for = now - float(endpoint.get("failing_since") or now)
         if failing_for >= config.disable_after_seconds:
-            self.store.disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
+            self._disable(endpoint_id, f"failing continuously for {int(failing_for)}s")
         if delay is not None:
             send_later(SLOW if slow else lane, {**msg, "attempt": number + 1, "not_before": now + delay})
         else:
@@ -136,6 +153,22 @@ class Worker:
                 self.store.record_attempt(endpoint_id, status_code=last.status_code, response_ms=last.response_ms,
                                           ok=False, error=last.error, failures=s["failures"],
                                           slow_until=s.get("slow_until"))
+
+    def _seal_plain_secrets(self, endpoint: dict) -> None:
+        """An endpoint saved before secrets were encrypted gets them encrypted on its first delivery
+        (best effort: the delivery goes ahead either way, signed with the secret read)."""
+        if not any(secrets.is_plain(endpoint.get(name) or "_") for name in ("secret", "previous_secret")):
+            return
+        try:
+            if self.store.seal_plain_secrets(endpoint):
+                log.info("encrypted the plain-text signing secrets of endpoint %s", endpoint["id"])
+        except Exception:  # noqa: BLE001 - the migration is retried on the next delivery
+            log.exception("could not encrypt the plain-text signing secrets of endpoint %s", endpoint["id"])
+
+    def _disable(self, endpoint_id: str, reason: str) -> None:
+        if self.store.disable(endpoint_id, reason) is not None:
+            with self._lock:
+                self.metrics.add_metric(WEBHOOK_ENDPOINTS_DISABLED, COUNT, 1)
 
     def _has_slow_lane(self) -> bool:
         return bool(self.config.slow_queue_url) and self.config.slow_queue_url != self.config.deliveries_queue_url
