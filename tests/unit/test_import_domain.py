@@ -81,6 +81,7 @@ def test_retried_chunk_counts_once_and_unchanged_rows_are_not_written(pipeline_a
     process_chunk(get_settings(), chunks[0])   # a retry after success
     item = ImportStore("imports").get("imp_3")
     assert (item["created"], item["chunks_done"]) == (4, 2)
+    lifecycle.finish(get_settings(), "imp_3")  # gives the catalog back to the next import
 
     # A second import of the same file: everything unchanged, and not one write.
     writes = []
