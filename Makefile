@@ -2,14 +2,21 @@
 #   make run     the local cloud: web page + API on http://127.0.0.1:3000
 #   make test    every test (unit, end to end through the local cloud, real Chromium)
 #   make bench   the benchmarks (minutes; prints figures)
+#   make check   template checks: cfn-lint, sam validate --lint, checkov (.checkov.yaml); part of make test
+#   make deploy ENV=dev|prod        sam build, sam deploy --config-env $(ENV), publish the page
+#   make smoke API=<url> TOKEN=<t>  a short end-to-end check of a deployed stack
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov pins dependencies that conflict with aws-sam-cli's: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+ENV ?= dev
 
-.PHONY: setup run test test-unit test-e2e lint bench build clean
+.PHONY: setup run test test-unit test-e2e lint check bench build deploy smoke clean
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) $(CHECKOV_STAMP) node_modules/.installed
 	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	    else echo "Install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
@@ -22,6 +29,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	echo "$(CURDIR)/layers/common/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/catalog-layer.pth"
 	touch $(STAMP)
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.installed
@@ -33,7 +46,7 @@ run: setup
 # in their own process, so the suites run as separate pytest processes. The end-to-end suites run
 # on the template's default catalog store (aurora), then the integration suite on DynamoDB
 # (--catalog-store, tests/conftest.py).
-test: setup
+test: setup check
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration tests/browser -q
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
@@ -46,8 +59,15 @@ test-e2e: setup
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
 
 lint: setup
-	$(PY) -m ruff check functions layers local tests benchmarks
+	$(PY) -m ruff check functions layers local tests benchmarks scripts
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
+
+# The template as CI checks it: cfn-lint, SAM's own validation, and checkov, which fails on any
+# finding outside the skip list in .checkov.yaml (each skip with its reason).
+check: setup
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 bench: setup
 	$(PY) benchmarks/bench_import.py
@@ -55,5 +75,15 @@ bench: setup
 build: setup
 	PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(VENV)/bin/sam build
 
+# Deploys the stack of samconfig.toml's environment ENV (dev or prod), then publishes web/ to the
+# page bucket with a config.js written from the stack's outputs and invalidates CloudFront.
+deploy: build
+	$(VENV)/bin/sam deploy --config-env $(ENV)
+	$(PY) scripts/publish_page.py --config-env $(ENV)
+
+smoke: setup
+	@test -n "$(API)" -a -n "$(TOKEN)" || { echo "usage: make smoke API=<ApiUrl> TOKEN=<admin access token>"; exit 2; }
+	$(PY) scripts/smoke.py --api "$(API)" --token "$(TOKEN)"
+
 clean:
-	rm -rf $(VENV) node_modules .local-data .aws-sam
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local-data .aws-sam

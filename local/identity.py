@@ -49,6 +49,7 @@ class Client:
     client_id: str
     secret: str | None          # None: a public client (the page), which must use PKCE
     scopes: tuple[str, ...]     # what it may ask for; a client_credentials token gets all of them by default
+    grant: str                  # its one OAuth flow, as the template's clients: authorization_code or client_credentials
 
 
 USERS = {u.username: u for u in (
@@ -59,9 +60,9 @@ WEB_CLIENT = "local-web"
 CLIENTS = {c.client_id: c for c in (
     # As the template's WebClient: no custom scopes (Cognito would grant them to every signed-in user
     # whatever their group), so a user's role comes from cognito:groups.
-    Client(WEB_CLIENT, None, ("openid", "email")),
-    Client("local-admin", "local-admin-secret", ("catalog/admin",)),
-    Client("local-reader", "local-reader-secret", ("catalog/read",)),
+    Client(WEB_CLIENT, None, ("openid", "email"), "authorization_code"),
+    Client("local-admin", "local-admin-secret", ("catalog/admin",), "client_credentials"),
+    Client("local-reader", "local-reader-secret", ("catalog/read",), "client_credentials"),
 )}
 # The machine client of each role, for scripts and tests: role -> (client id, secret).
 MACHINE_CLIENTS = {"admin": ("local-admin", "local-admin-secret"), "reader": ("local-reader", "local-reader-secret")}
@@ -185,6 +186,8 @@ class LocalIssuer:
         client = CLIENTS.get(params.get("client_id", ""))
         if client is None:
             return "unknown client_id"
+        if client.grant != "authorization_code":
+            return "this client may not sign users in"
         if params.get("response_type") != "code":
             return "response_type must be code"
         if not params.get("redirect_uri", "").startswith(("http://", "https://")):
@@ -199,6 +202,9 @@ class LocalIssuer:
     def _redirect_with_code(self, params: dict, user: User) -> Response:
         code = secrets.token_urlsafe(24)
         with self._lock:
+            now = time.time()
+            for stale in [c for c, grant in self._codes.items() if grant["expires"] < now]:
+                del self._codes[stale]
             self._codes[code] = {"client_id": params["client_id"], "redirect_uri": params["redirect_uri"],
                                  "challenge": params["code_challenge"], "scope": params.get("scope", ""),
                                  "nonce": params.get("nonce"), "user": user.username,
@@ -230,6 +236,8 @@ input[type=text],input[type=password]{{width:100%;padding:.4rem}}.error{{color:#
             or request.args.get("redirect_uri")
         if request.args.get("client_id") not in CLIENTS:
             return self._json(400, {"error": "invalid_request", "error_description": "unknown client_id"})
+        if target and not target.startswith(("http://", "https://")):
+            return self._json(400, {"error": "invalid_request", "error_description": "logout_uri must be an http(s) URL"})
         response = Response(status=302, headers={"Location": target}) if target \
             else Response("Signed out.", mimetype="text/plain")
         response.delete_cookie(SESSION_COOKIE, path=PATH)
@@ -249,6 +257,8 @@ input[type=text],input[type=password]{{width:100%;padding:.4rem}}.error{{color:#
         client = CLIENTS.get(auth.username if auth else "")
         if client is None or client.secret is None or not secrets.compare_digest(client.secret, auth.password or ""):
             return self._json(401, {"error": "invalid_client"})
+        if client.grant != "client_credentials":
+            return self._json(400, {"error": "unauthorized_client"})
         asked = request.form.get("scope", "").split()
         if set(asked) - set(client.scopes):
             return self._json(400, {"error": "invalid_scope"})

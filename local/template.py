@@ -134,8 +134,8 @@ class Resolver:
         return str(self.template.get("Parameters", {})[name].get("Default", ""))
 
     def check_parameters(self) -> None:
-        """Refuses what CloudFormation refuses: an unknown parameter, a value outside AllowedValues or
-        MinValue/MaxValue, a parameter with neither a value nor a default."""
+        """Refuses what CloudFormation refuses: an unknown parameter, a value outside AllowedValues,
+        AllowedPattern or MinValue/MaxValue, a parameter with neither a value nor a default."""
         declared = self.template.get("Parameters", {})
         unknown = sorted(set(self.parameters) - set(declared))
         if unknown:
@@ -147,6 +147,9 @@ class Resolver:
             allowed = [_scalar(v) for v in spec.get("AllowedValues", [])]
             if allowed and value not in allowed:
                 raise ValueError(f"template: {name}={value} is not one of {allowed}")
+            pattern = spec.get("AllowedPattern")
+            if pattern and spec.get("Type") == "String" and not re.fullmatch(pattern, value):
+                raise ValueError(f"template: {name}={value} does not match its AllowedPattern {pattern}")
             if spec.get("Type") == "Number":
                 try:
                     number = float(value)

@@ -3,7 +3,9 @@ with a code, exchanges it (PKCE) for a token it keeps in memory, sends it on eve
 is signed in, and signs out; a reader's writes are refused by the API and the page says so."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -56,6 +58,12 @@ def test_sign_in_shows_the_user_keeps_the_token_in_memory_and_signs_out(chromium
         assert token not in stored and "ey" not in stored
         assert all(token not in cookie["value"] for cookie in context.cookies())
 
+        # The API description is downloaded with the token too (a plain link could not carry it).
+        with page.expect_download() as download:
+            page.get_by_role("link", name="API description (OpenAPI)").click()
+        document = json.loads(Path(download.value.path()).read_text())
+        assert "/webhooks" in document["paths"]
+
         # Moving to another page signs in again through the issuer's session: no form.
         page.get_by_role("link", name="Products", exact=True).click()
         page.wait_for_url(re.compile(r"/products\.html$"))
@@ -107,3 +115,28 @@ def test_a_reader_browses_and_is_refused_changes(browser_page, local_cloud):
         assert page.js_errors == []
     finally:
         admin.delete(f"{local_cloud.api_url}/products/{sku}", timeout=30)
+
+
+def test_a_refused_token_signs_in_again(web_page: Page):
+    """A 401 from the API (the token expired while the page was open) sends the page through the sign-in
+    page, whose session brings it straight back signed in, without the form."""
+    page = web_page
+    refused = []
+
+    def expire_once(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=401, content_type="application/json", body='{"message": "Unauthorized"}')
+
+    page.route("**/imports?*", expire_once)
+    with page.expect_response(lambda response: "/imports?" in response.url and response.status == 200) as listed:
+        with page.expect_event("framenavigated", predicate=lambda frame: "code=" in frame.url):
+            page.get_by_test_id("history-refresh").click()
+        page.wait_for_selector("html[data-ready='true']")
+    assert listed.value.request.headers["authorization"].startswith("Bearer ")
+    expect(page.get_by_test_id("session-user")).to_have_text("admin@example.com")
+    expect(page.get_by_test_id("history-message")).to_be_hidden()
+    assert len(refused) == 1
+    assert page.js_errors == []

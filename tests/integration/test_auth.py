@@ -250,8 +250,9 @@ def test_sign_in_refuses_what_cognito_refuses(local_cloud):
     _, challenge = _pkce()
     base = {"response_type": "code", "client_id": "local-web", "redirect_uri": f"{local_cloud.api_url}/",
             "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"}
-    for change in ({"client_id": "nobody"}, {"code_challenge_method": "plain"}, {"code_challenge": ""},
-                   {"response_type": "token"}, {"scope": "openid catalog/admin"}):
+    for change in ({"client_id": "nobody"}, {"client_id": "local-admin"}, {"code_challenge_method": "plain"},
+                   {"code_challenge": ""}, {"response_type": "token"}, {"scope": "openid catalog/admin"},
+                   {"redirect_uri": "javascript:alert(1)"}):
         response = requests.get(f"{issuer}/oauth2/authorize", params={**base, **change}, timeout=30)
         assert response.status_code == 400, change
         assert response.json()["error"] == "invalid_request"

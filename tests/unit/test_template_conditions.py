@@ -175,3 +175,36 @@ def test_an_unknown_or_circular_condition_is_an_error():
         r.condition("A")
     with pytest.raises(KeyError, match="no condition named Missing"):
         r.deployed_template()
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"AllowedOrigin": "*"}, "does not match its AllowedPattern"),
+    ({"AlarmEmail": "not an address"}, "does not match its AllowedPattern"),
+    ({"AuthDomainPrefix": "Upper_Case"}, "does not match its AllowedPattern"),
+])
+def test_allowed_patterns_are_checked_as_cloudformation_checks_them(parameters, message):
+    with pytest.raises(ValueError, match=message):
+        resolver(parameters).check_parameters()
+    resolver({"AllowedOrigin": "http://127.0.0.1:3000", "AlarmEmail": "ops@example.com"}).check_parameters()
+
+
+# --- resources the local cloud does not build ---------------------------------------------------
+def test_resources_the_local_cloud_does_not_build_get_stable_stand_ins():
+    r = resolver()
+    # Cognito, CloudFront, Secrets Manager, KMS and SAM's generated roles resolve to values shaped as
+    # AWS shapes them, the same on every run, so Fn::Sub and Fn::GetAtt around them resolve.
+    pool, client = r.ref("UserPool"), r.ref("WebClient")
+    assert pool.startswith("us-east-1_") and pool == resolver().ref("UserPool")
+    assert client != r.ref("MachineClient")
+    assert r.resolve({"Fn::GetAtt": ["PageDistribution", "DomainName"]}).endswith(".cloudfront.net")
+    assert r.ref("CursorKeySecret").startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:catalog-CursorKeySecret-")
+    assert r.resolve({"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}).startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert r.resolve({"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}) == "arn:aws:iam::123456789012:role/catalog-ApiFunctionRole"
+    assert r.resolve({"Fn::Sub": "https://${PageDistribution.DomainName}/"}).startswith("https://d")
+    # What the local cloud builds itself is never stood in for: a Ref before it exists is a mistake.
+    with pytest.raises(KeyError):
+        r.ref("ImportsTable")
+    with pytest.raises(KeyError):
+        r.resolve({"Fn::GetAtt": ["UploadsBucket", "Arn"]})
+    r.refs["CursorKeySecret"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:made-locally"
+    assert r.ref("CursorKeySecret").endswith("made-locally"), "what the local cloud made wins"

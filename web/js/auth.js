@@ -30,6 +30,10 @@ export function signIn() {
 /** Forgets the token and ends the identity provider's session, then comes back to this page. */
 export function signOut() {
   sessionStorage.removeItem(PENDING);
+  if (!config.logoutUrl) {               // an issuer without a logout endpoint: forget the token only
+    window.location.assign(pageUrl());
+    return;
+  }
   const query = new URLSearchParams({client_id: config.clientId, logout_uri: pageUrl()});
   window.location.assign(`${config.logoutUrl}?${query}`);
 }

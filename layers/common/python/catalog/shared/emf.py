@@ -5,7 +5,9 @@ Powertools keeps a metric set per process and is not thread-safe: one thread flu
 another adds a metric fails with "dictionary changed size during iteration". The delivery
 function records from its worker threads, and the local cloud runs several invocations of a
 handler at once in one process; so each handler's metric set is its own (not Powertools' shared
-one) and is read and changed under a lock. On Lambda this changes nothing but the lock.
+one) and is read and changed under a lock. On Lambda this changes nothing but the lock. An
+invocation with nothing to record (most imports starting, a retried step) publishes nothing,
+without Powertools' "No application metrics to publish" warning.
 """
 from __future__ import annotations
 
@@ -26,9 +28,10 @@ class _LockedEMFProvider(AmazonCloudWatchEMFProvider):
         with self._lock:
             return super().serialize_metric_set(*args, **kwargs)
 
-    def flush_metrics(self, *args, **kwargs) -> None:
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         with self._lock:
-            super().flush_metrics(*args, **kwargs)
+            if self.metric_set or raise_on_empty_metrics:    # nothing to publish is a normal outcome here
+                super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
 
     def clear_metrics(self) -> None:
         with self._lock:

@@ -1,0 +1,1 @@
+"""Deployment and operations scripts (make deploy, make smoke)."""
