@@ -8,6 +8,18 @@ class BadFileError(DomainError):
     """The file as a whole cannot be imported (the import fails at once with this message)."""
 
 
+class ImportRefused(DomainError):
+    """The import may not run now (a delete-all holds the catalog): it fails with this message."""
+
+
+class CatalogBusy(DomainError):
+    """Another import holds the catalog: this one waits, queued (the state machine retries its plan)."""
+
+    def __init__(self, holder: str):
+        super().__init__(f"waiting for import {holder} to finish")
+        self.holder = holder
+
+
 class IncompleteImportError(DomainError):
     """Some chunks never reported: the import must not claim success."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from catalog.imports.error_report import write_error_report
-from catalog.imports.errors import BadFileError, ImportEnded, ImportNotFound, IncompleteImportError
+from catalog.imports.errors import BadFileError, CatalogBusy, ImportEnded, ImportNotFound, ImportRefused, IncompleteImportError
 from catalog.imports.planner import plan_import
 from catalog.imports.progress import (
     ACTIVE,
@@ -37,7 +37,7 @@ from catalog.imports.progress import (
 from catalog.products.catalogs import catalog_store
 from catalog.shared import events
 from catalog.shared.aws import client
-from catalog.shared.catalog_lock import CatalogLock
+from catalog.shared.catalog_lock import DELETE_ALL, IMPORT, CatalogLock
 from catalog.shared.clock import now_iso, parse_iso
 from catalog.shared.failures import readable_failure
 from catalog.shared.metrics import (
@@ -74,7 +74,8 @@ def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | 
     if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
         return StartOutcome(None, False, "not under incoming/")
     imports = ImportStore(settings.imports_table)
-    if CatalogLock(settings.imports_table).holder():
+    holder = CatalogLock(settings.imports_table).holder()
+    if holder and holder.kind == DELETE_ALL:
         # No import is interleaved into a half-deleted catalog.
         return _refuse(imports, metrics, bucket=bucket, key=key, size=size, version=version,
                        event_time=event_time)
@@ -128,9 +129,22 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     item = imports.get(import_id)
     if item is None:
         raise BadFileError(f"import {import_id} does not exist")
+    if item["status"] not in (QUEUED, PLANNING):
+        raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
+    lock = CatalogLock(settings.imports_table)
+    holder = lock.acquire(import_id, IMPORT)
+    if holder and holder.kind == DELETE_ALL:
+        raise ImportRefused(REFUSED_DURING_DELETE_ALL)
+    if holder and not _holder_gone(imports, holder.job_id):
+        # One import at a time per catalog: this one waits, queued (the state machine retries).
+        imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,), values={"waiting_for": holder.job_id})
+        raise CatalogBusy(holder.job_id)
+    if holder and not lock.take_over(import_id, IMPORT, previous=holder.job_id):
+        raise CatalogBusy(holder.job_id)
     if not imports.transition(import_id, to=PLANNING, allowed_from=(QUEUED, PLANNING),
                               values={"started_at": now_iso()}):
-        raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
+        lock.release(import_id)
+        raise BadFileError(f"the import is {imports.status_of(import_id)}, not waiting to be planned")
     plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
                        max_bytes=settings.max_upload_bytes,
                        into_empty_catalog=catalog_store(settings).is_empty())
@@ -140,6 +154,21 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     })
     return {"import_id": import_id, "bucket": item["bucket"], "manifest_key": plan.manifest_key,
             "chunk_count": plan.chunk_count, "max_concurrency": settings.chunk_concurrency}
+
+
+def _holder_gone(imports: ImportStore, holder_id: str) -> bool:
+    """Whether the import holding the catalog can no longer give it back: its execution ended
+    (timed out, aborted, or ended without reaching the step that releases)."""
+    arn = (imports.get(holder_id) or {}).get("execution_arn")
+    if not arn:
+        return False
+    try:
+        status = client("stepfunctions").describe_execution(executionArn=arn)["status"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return True
+        raise
+    return status != "RUNNING"
 
 
 def summary(item: dict) -> dict:
@@ -171,6 +200,7 @@ def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS
         if report:
             imports.transition(import_id, to=CANCELLED, allowed_from=(CANCELLED,),
                                values={"error_report_key": report})
+        CatalogLock(settings.imports_table).release(import_id)     # every chunk has returned
         return summary(imports.get(import_id))
     done, total = item.get("chunks_done", 0), item.get("total_chunks", 0)
     if done != total:
@@ -181,7 +211,9 @@ def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS
     values = {"finished_at": now_iso()}
     if report:
         values["error_report_key"] = report
-    if imports.transition(import_id, to=SUCCEEDED, allowed_from=(FINALIZING,), values=values):
+    ended = imports.transition(import_id, to=SUCCEEDED, allowed_from=(FINALIZING,), values=values)
+    CatalogLock(settings.imports_table).release(import_id)
+    if ended:
         done_item = imports.get(import_id)
         record_end(metrics, done_item, IMPORTS_SUCCEEDED)
         events.publish(events.UPLOAD_COMPLETED, summary(done_item), event_id=f"evt_{import_id}_completed")
@@ -198,7 +230,9 @@ def fail(settings: Settings, import_id: str, error: dict | None, request_id: str
     values = {"error": message, "finished_at": now_iso()}
     if request_id:
         values["request_id"] = request_id
-    if imports.transition(import_id, to=FAILED, allowed_from=ACTIVE, values=values):
+    ended = imports.transition(import_id, to=FAILED, allowed_from=ACTIVE, values=values)
+    CatalogLock(settings.imports_table).release(import_id)     # the execution ends here
+    if ended:
         item = imports.get(import_id)
         record_end(metrics, item, IMPORTS_FAILED)
         events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
@@ -208,17 +242,20 @@ def fail(settings: Settings, import_id: str, error: dict | None, request_id: str
 
 
 def cancel(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS) -> dict:
-    """Cancels a running import and returns its item; ImportEnded when it had already ended."""
+    """Cancels a running import and returns its item; ImportEnded when it had already ended.
+    Chunks not yet started skip themselves. A queued import's execution is stopped at once; one
+    that holds the catalog runs on to its Finish step, which gives the catalog back only when
+    every chunk has returned, so the next import never overlaps a cancelled one's last writes."""
     imports = ImportStore(settings.imports_table)
+    before = imports.get(import_id)
+    if before is None:
+        raise ImportNotFound(import_id)
     if not imports.transition(import_id, to=CANCELLED, allowed_from=ACTIVE,
                               values={"finished_at": now_iso(), "error": "Cancelled by the user"}):
-        item = imports.get(import_id)
-        if item is None:
-            raise ImportNotFound(import_id)
-        raise ImportEnded(item["status"])
+        raise ImportEnded(imports.status_of(import_id) or before["status"])
     item = imports.get(import_id)
     record_end(metrics, item, IMPORTS_CANCELLED)
-    if item.get("execution_arn"):
+    if before["status"] in (PENDING, QUEUED) and item.get("execution_arn"):
         try:
             client("stepfunctions").stop_execution(executionArn=item["execution_arn"], cause="Cancelled by the user")
         except ClientError:
@@ -249,6 +286,8 @@ def progress(item: dict, now: str | None = None) -> dict:
     rate = done / seconds if seconds > 0 else 0.0
     remaining = (total - done) / rate if rate > 0 and item["status"] not in TERMINAL else None
     view = {k: v for k, v in item.items() if k not in _INTERNAL_FIELDS}
+    if item["status"] != QUEUED:
+        view.pop("waiting_for", None)       # only a queued import waits for another
     view.update(percent=round(100.0 * done / total, 1) if total else (100.0 if item["status"] == SUCCEEDED else 0.0),
                 elapsed_seconds=round(seconds, 3), rows_per_second=round(rate, 1),
                 eta_seconds=round(remaining, 1) if remaining is not None else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Iterator
 
 from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines
 from catalog.imports.errors import BadFileError
@@ -18,6 +19,7 @@ from catalog.shared.clock import now_iso
 from catalog.shared.gc_pause import gc_paused
 
 READ_BLOCK = 8 * 1024 * 1024
+RANGE_BYTES = 64 * 1024 * 1024      # one GET per range: a dropped connection re-reads one range, not the file
 SNIFF_BYTES = 4096
 
 
@@ -34,6 +36,14 @@ class ImportPlan:
 
 def manifest_key_for(import_id: str) -> str:
     return f"imports/{import_id}/manifest.json"
+
+
+def read_blocks(s3, bucket: str, key: str, etag: str, size: int) -> Iterator[bytes]:
+    """The object's bytes in blocks, read range by range, each range checked against `etag`."""
+    for start in range(0, size, RANGE_BYTES):
+        body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag,
+                             Range=f"bytes={start}-{min(start + RANGE_BYTES, size) - 1}")["Body"]
+        yield from body.iter_chunks(READ_BLOCK)
 
 
 def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int,
@@ -53,8 +63,7 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
         raise BadFileError("the file is UTF-16 encoded; save it as UTF-8 CSV")
     if b"\x00" in sniff:
         raise BadFileError("the file is not a text CSV file (it contains NUL bytes); export it as CSV")
-    body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
-    lines = split_lines(body.iter_chunks(READ_BLOCK))
+    lines = split_lines(read_blocks(s3, bucket, key, etag, size))
     first = next(lines, b"")
     if first.startswith(BOM):
         first = first[len(BOM):]

@@ -28,6 +28,10 @@ class ChunkWrite:
 
 
 class CatalogStore(Protocol):
+    # Whether API writes may run while an import writes chunks: each chunk write must then be
+    # atomic per product against them (ids, created_at and counts stay exact).
+    writes_during_imports: bool
+
     def is_empty(self) -> bool:
         """True when the catalog holds no product (a first bulk load)."""
 

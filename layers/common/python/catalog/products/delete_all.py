@@ -23,7 +23,7 @@ from catalog.products.delete_all_jobs import ENDED, FAILED, QUEUED, RUNNING, SUC
 from catalog.products.errors import DeleteAllRunning, ImportRunning, IncompleteDeleteAllError
 from catalog.shared import events
 from catalog.shared.aws import client
-from catalog.shared.catalog_lock import CatalogLock
+from catalog.shared.catalog_lock import DELETE_ALL, IMPORT, CatalogLock
 from catalog.shared.clock import now_iso
 from catalog.shared.failures import readable_failure
 from catalog.shared.settings import Settings
@@ -38,9 +38,9 @@ def start(settings: Settings) -> dict:
     if running_import:
         raise ImportRunning(running_import)
     job_id = new_job_id()
-    holder = lock.acquire(job_id)
+    holder = lock.acquire(job_id, DELETE_ALL)
     if holder:
-        raise DeleteAllRunning(holder)
+        raise ImportRunning(holder.job_id) if holder.kind == IMPORT else DeleteAllRunning(holder.job_id)
     jobs.create(job_id, total=catalog_store(settings).count(), segments=settings.delete_all_segments)
     try:
         execution = client("stepfunctions").start_execution(

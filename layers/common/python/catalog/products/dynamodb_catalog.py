@@ -59,6 +59,7 @@ def plan_writes(import_id: str, winners: dict[str, tuple], existing: dict[str, d
 
 
 class DynamoDBCatalog:
+    writes_during_imports = False    # a chunk reads, then batch-writes unconditionally: an API write in between would be lost
     def __init__(self, settings: Settings):
         self.table, self.imports_table = settings.products_table, settings.imports_table
         self.scan_segments = settings.name_search_scan_segments

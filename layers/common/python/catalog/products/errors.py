@@ -39,8 +39,8 @@ class DeleteAllRunning(Conflict):
 
 
 class ImportRunning(Conflict):
-    def __init__(self, import_id: str):
-        super().__init__(f"an import is running ({import_id}); delete all when it has finished")
+    def __init__(self, import_id: str, then: str = "delete all"):
+        super().__init__(f"an import is running ({import_id}); {then} when it has finished")
         self.import_id = import_id
 
 

@@ -78,6 +78,7 @@ def request_batches(rows: Iterable[tuple], ids, budget: int = REQUEST_BUDGET) ->
 
 
 class PostgresCatalog:
+    writes_during_imports = True    # each chunk is one upsert statement: atomic per row against API writes
     _migrated: set[tuple[str, str]] = set()     # (cluster, database) migrated by this container
 
     def __init__(self, settings: Settings):

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog.products.catalogs import catalog_store
-from catalog.products.errors import DeleteAllRunning, ProductExists, ProductNotFound, WriteConflict
+from catalog.products.errors import DeleteAllRunning, ImportRunning, ProductExists, ProductNotFound, WriteConflict
 from catalog.products.rules import normalize_sku
 from catalog.products.store import Product, new_product_id
 from catalog.shared import events
-from catalog.shared.catalog_lock import CatalogLock
+from catalog.shared.catalog_lock import DELETE_ALL, CatalogLock
 from catalog.shared.clock import now_iso
 from catalog.shared.settings import Settings
 
@@ -47,13 +47,19 @@ class ProductWriter:
         return product
 
     # --- writes ---------------------------------------------------------------------------
-    def _refuse_during_delete_all(self) -> None:
-        job = self.lock.holder()
-        if job:
-            raise DeleteAllRunning(job)
+    def _refuse_during_bulk_change(self) -> None:
+        """Refused while a delete-all runs; while an import runs too, on a store whose chunk writes
+        are not safe against a product written meanwhile (see CatalogStore.writes_during_imports)."""
+        holder = self.lock.holder()
+        if holder is None:
+            return
+        if holder.kind == DELETE_ALL:
+            raise DeleteAllRunning(holder.job_id)
+        if not self.store.writes_during_imports:
+            raise ImportRunning(holder.job_id, then="write products")
 
     def create(self, values: ProductValues) -> Product:
-        self._refuse_during_delete_all()
+        self._refuse_during_bulk_change()
         now = now_iso()
         product = Product(values.sku, values.name, values.description, values.price, values.active,
                           new_product_id(), now, now)
@@ -65,7 +71,7 @@ class ProductWriter:
 
     def update(self, sku: str, change) -> tuple[Product, bool]:
         """Applies change(stored: Product) -> ProductValues. Returns (product, changed)."""
-        self._refuse_during_delete_all()
+        self._refuse_during_bulk_change()
         for _ in range(UPDATE_ATTEMPTS):
             stored = self.get(sku)
             values = change(stored)
@@ -81,7 +87,7 @@ class ProductWriter:
         raise WriteConflict("the product kept changing while it was being updated; try again")
 
     def delete(self, sku: str) -> Product:
-        self._refuse_during_delete_all()
+        self._refuse_during_bulk_change()
         key = normalize_sku(sku)
         product = self.store.delete_product(key) if key else None
         if product is None:

@@ -1,12 +1,16 @@
-"""The catalog lock that delete-all and imports share.
+"""The catalog lock: one job at a time changes the catalog in bulk, an import or a delete-all.
 
-A delete-all holds one item in the imports table (`catalog#delete_all`), taken with a conditional
-update (no transactions: dynalite has none). While it is held, new imports and product writes
-through the API are refused; a delete-all is refused while an import runs (`running_import`).
-The lock goes stale on its own after the delete-all machine's timeout, so a lost execution
+The holder keeps one item in the imports table (`catalog#lock`), taken with a conditional update
+(no transactions: dynalite has none). An import takes it when its plan starts and gives it back
+when it ends (succeeded, failed or cancelled); an import that finds another import holding it
+waits, queued, and a delete-all that finds any import queued or running is refused. While a
+delete-all holds it, new imports and product writes through the API are refused.
+The lock goes stale on its own after the holder's state machine timeout, so a lost execution
 cannot block the catalog forever.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
@@ -14,11 +18,19 @@ from catalog.shared.aws import client
 from catalog.shared.clock import iso_in, now_iso
 from catalog.shared.dynamo import is_conditional_failure
 
-LOCK_ID = "catalog#delete_all"
+LOCK_ID = "catalog#lock"
 HELD, IDLE = "RUNNING", "IDLE"
-LOCK_SECONDS = 7200                 # = the delete-all state machine's TimeoutSeconds
+IMPORT, DELETE_ALL = "import", "delete_all"
+LOCK_SECONDS = {IMPORT: 21600,      # = the import state machine's TimeoutSeconds
+                DELETE_ALL: 7200}   # = the delete-all state machine's TimeoutSeconds
 RUNNING_IMPORT_STATUSES = ("QUEUED", "PLANNING", "PROCESSING", "FINALIZING")
 RECENT_IMPORT_HOURS = 6             # an import older than this and still "running" is considered dead
+
+
+@dataclass(frozen=True)
+class Holder:
+    job_id: str
+    kind: str           # IMPORT or DELETE_ALL
 
 
 class CatalogLock:
@@ -26,29 +38,48 @@ class CatalogLock:
         self.table = imports_table
         self.ddb = client("dynamodb")
 
-    def holder(self) -> str | None:
-        """The id of the delete-all holding the lock, or None."""
+    def holder(self) -> Holder | None:
+        """The job holding the lock, or None."""
         item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": LOCK_ID}}, ConsistentRead=True).get("Item")
         if not item or item.get("status", {}).get("S") != HELD:
             return None
         if item.get("stale_at", {}).get("S", "") < now_iso():
             return None
-        return item["job_id"]["S"]
+        return Holder(item["job_id"]["S"], item.get("holder_kind", {}).get("S", DELETE_ALL))
 
-    def acquire(self, job_id: str) -> str | None:
-        """Takes the lock for `job_id`: None when taken, else the id of the job holding it."""
+    def acquire(self, job_id: str, kind: str) -> Holder | None:
+        """Takes the lock for `job_id` (again, if it holds it already: a retried step): None when
+        taken, else the job holding it."""
         try:
             self.ddb.update_item(
                 TableName=self.table, Key={"id": {"S": LOCK_ID}},
-                UpdateExpression="SET job_id = :j, #s = :held, started_at = :now, stale_at = :stale",
-                ConditionExpression="attribute_not_exists(id) OR #s <> :held OR stale_at < :now",
+                UpdateExpression="SET job_id = :j, holder_kind = :k, #s = :held, started_at = :now, stale_at = :stale",
+                ConditionExpression="attribute_not_exists(id) OR #s <> :held OR stale_at < :now OR job_id = :j",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":j": {"S": job_id}, ":held": {"S": HELD}, ":now": {"S": now_iso()},
-                                           ":stale": {"S": iso_in(LOCK_SECONDS)}})
+                ExpressionAttributeValues={":j": {"S": job_id}, ":k": {"S": kind}, ":held": {"S": HELD},
+                                           ":now": {"S": now_iso()}, ":stale": {"S": iso_in(LOCK_SECONDS[kind])}})
             return None
         except ClientError as error:
             if is_conditional_failure(error):
-                return self.holder() or "unknown"
+                return self.holder() or Holder("unknown", kind)
+            raise
+
+    def take_over(self, job_id: str, kind: str, previous: str) -> bool:
+        """Takes the lock from `previous`, a holder known to be gone (its execution ended without
+        giving the lock back): False when someone else took it meanwhile."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": LOCK_ID}},
+                UpdateExpression="SET job_id = :j, holder_kind = :k, started_at = :now, stale_at = :stale",
+                ConditionExpression="job_id = :previous AND #s = :held",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":j": {"S": job_id}, ":k": {"S": kind}, ":previous": {"S": previous},
+                                           ":held": {"S": HELD}, ":now": {"S": now_iso()},
+                                           ":stale": {"S": iso_in(LOCK_SECONDS[kind])}})
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
             raise
 
     def release(self, job_id: str) -> None:
@@ -65,7 +96,8 @@ class CatalogLock:
                 raise
 
     def running_import(self) -> str | None:
-        """The id of an import that is queued or running (recent ones only), or None."""
+        """The id of an import that is queued or running (recent ones only), or None: an import
+        waiting for the lock does not hold it yet, but a delete-all must not start under it."""
         values = {":k": {"S": "import"}, ":since": {"S": iso_in(-RECENT_IMPORT_HOURS * 3600)}}
         values.update({f":s{i}": {"S": s} for i, s in enumerate(RUNNING_IMPORT_STATUSES)})
         kwargs = dict(TableName=self.table, IndexName="history", ScanIndexForward=False,

@@ -32,6 +32,10 @@ def readable_failure(error: dict | None, job: str = "import", request_id: str = 
     kind, cause = error_kind_and_cause(error)
     if kind.endswith("BadFileError"):
         return f"The file cannot be imported: {cause}"[:1000]
+    if kind.endswith("ImportRefused"):
+        return f"The {job} was refused: {cause}"[:1000]
+    if kind.endswith("CatalogBusy"):
+        return f"The {job} waited too long in the queue ({cause})"[:1000]
     if kind.endswith(("IncompleteImportError", "IncompleteDeleteAllError")):
         return f"The {job} did not complete: {cause}"[:1000]
     if kind == "States.Timeout":
