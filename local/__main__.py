@@ -1,7 +1,9 @@
 """`python -m local`: start the local cloud and keep it running until Ctrl-C."""
 import argparse
 import logging
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -18,7 +20,21 @@ def local_parameters(overrides: list[str]) -> dict[str, str]:
     return {**LOCAL_PARAMETERS, **dict(p.split("=", 1) for p in overrides)}
 
 
+# Every function runs in this one process, on many threads; glibc gives each thread its own malloc
+# arena, and freed memory stays scattered across them. Two arenas keep a 500k-row import's peak
+# about 200 MB lower (measured: the process's RSS 660 -> 444 MB).
+MALLOC_ARENAS = "2"
+
+
+def with_few_malloc_arenas() -> None:
+    """Restarts this process with MALLOC_ARENA_MAX set (glibc reads it only at start-up)."""
+    if os.environ.get("MALLOC_ARENA_MAX") is None:
+        os.execve(sys.executable, [sys.executable, "-m", "local", *sys.argv[1:]],
+                  {**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENAS})
+
+
 def main() -> None:
+    with_few_malloc_arenas()
     parser = argparse.ArgumentParser(description="Run the catalog importer locally (emulated AWS).")
     parser.add_argument("--api-port", type=int, default=3000, help="web page and HTTP API")
     parser.add_argument("--aws-port", type=int, default=4566, help="S3, SQS, Step Functions (moto)")
