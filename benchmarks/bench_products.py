@@ -28,7 +28,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
+from tests.support.auth import api_session  # noqa: E402
 from tests.support.cloud_process import CloudProcess, PeakRss  # noqa: E402
+
+HTTP = requests.Session()     # the admin's token, once the cloud runs (every route needs one)
 
 GEN = Path("/work/shared/tools/gen_products.py")
 if not GEN.exists():
@@ -50,7 +53,7 @@ def timed(fn):
 
 
 def get(api, params):
-    response = requests.get(f"{api}/products", params=params, timeout=120)
+    response = HTTP.get(f"{api}/products", params=params, timeout=120)
     response.raise_for_status()
     return response.json()
 
@@ -81,6 +84,7 @@ def main() -> None:
         with PeakRss(cloud.process.pid) as rss:
             from tests.support.cloud import upload_via_api, wait_for_import
             api = cloud.api_url
+            HTTP.headers.update(api_session(cloud).headers)
             t0 = time.perf_counter()
             summary = wait_for_import(cloud, upload_via_api(cloud, csv_path), timeout=3600)
             print(f"import: {summary['status']} created={summary['created']} in {time.perf_counter() - t0:.1f} s")
@@ -109,9 +113,9 @@ def main() -> None:
                 print()
                 floor = measure_floor(cloud) if args.store == "dynamodb" else None
                 t0 = time.perf_counter()
-                job = requests.delete(f"{api}/products", timeout=60).json()
+                job = HTTP.delete(f"{api}/products", timeout=60).json()
                 while True:
-                    view = requests.get(f"{api}/products/delete-all/{job['id']}", timeout=60).json()
+                    view = HTTP.get(f"{api}/products/delete-all/{job['id']}", timeout=60).json()
                     if view["status"] in ("SUCCEEDED", "FAILED"):
                         break
                     time.sleep(0.2)

@@ -30,11 +30,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
 
+from tests.support.auth import api_session  # noqa: E402
 from tests.support.cloud_process import CloudProcess, PeakRss  # noqa: E402
 
 
@@ -106,7 +105,7 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     four = healthy[:4]
     ids = []
     for receiver in healthy + ([stuck] if stuck else []):
-        response = requests.post(f"{cloud.api_url}/webhooks", json={"url": receiver.url}, timeout=30)
+        response = api_session(cloud).post(f"{cloud.api_url}/webhooks", json={"url": receiver.url}, timeout=30)
         response.raise_for_status()
         ids.append(response.json()["id"])
     expected = events * len(healthy)
@@ -126,7 +125,7 @@ def run_phase(cloud, name: str, events: int, healthy_count: int, hanging: bool, 
     duplicates = sum(r.requests for r in healthy) - delivered
     hanging_attempts = stuck.requests if stuck else 0
     for endpoint_id in ids:
-        requests.delete(f"{cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
+        api_session(cloud).delete(f"{cloud.api_url}/webhooks/{endpoint_id}", timeout=30)
     for receiver in healthy + ([stuck] if stuck else []):
         receiver.stop()
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")  # noqa: E731
