@@ -27,10 +27,12 @@ setup: $(STAMP) $(CHECKOV_STAMP) node_modules/.installed
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	    else echo "Install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# The `catalog` command-line client (cli/, pyproject.toml): .venv/bin/catalog.
+	$(PY) -m pip install --quiet -e .
 	@# The domain layer on the venv's path, as /opt/python is on Lambda's (lint-imports, a REPL).
 	echo "$(CURDIR)/layers/common/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/catalog-layer.pth"
 	touch $(STAMP)
@@ -65,7 +67,7 @@ test-e2e: setup
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
 
 lint: setup
-	$(PY) -m ruff check functions layers local tests benchmarks scripts
+	$(PY) -m ruff check functions layers local tests benchmarks scripts cli
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
 
 # The template as CI checks it: cfn-lint, SAM's own validation, and checkov, which fails on any
