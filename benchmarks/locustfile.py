@@ -106,20 +106,29 @@ class _ApiUser(FastHttpUser):
         if not _loopback(self.host or "") and os.environ.get("LOAD_ALLOW_REMOTE") != "1":
             raise StopUser(f"{self.host}: not a loopback address (LOAD_ALLOW_REMOTE=1 allows it)")
 
-    def call(self, method: str, path: str, name: str, expect: tuple[int, ...] = (200,), **kwargs):
-        """One request under `name`; a status outside `expect` is an error. A 401 (token expired or
-        revoked early) is counted as the error it is, and the request is sent once more with a new token.
-        Returns the parsed body, or None."""
+    def call(self, method: str, path: str, name: str, expect: tuple[int, ...] = (200,), check=None, **kwargs):
+        """One request under `name`; a status outside `expect` is an error, and so is a 200 whose body
+        `check(body)` finds wrong (it returns what is wrong, or None): an answer to another request, a
+        filter not applied. A 401 (token expired or revoked early) is counted as the error it is, and
+        the request is sent once more with a new token. Returns the parsed body, or None."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {TOKENS.get(self.host, self.role)}"}
             with self.client.request(method, path, name=name, headers=headers, catch_response=True,
                                      **kwargs) as response:
                 if response.status_code in expect:
-                    response.success()
                     try:
-                        return response.json() if response.content else None
+                        body = response.json() if response.content else None
                     except ValueError:
+                        body = None
+                    try:
+                        wrong = check(body) if check is not None and response.status_code == 200 else None
+                    except (KeyError, TypeError, AttributeError) as error:
+                        wrong = f"malformed body ({error!r}): {(response.text or '')[:100]}"
+                    if wrong:
+                        response.failure(f"wrong answer: {wrong}"[:200])
                         return None
+                    response.success()
+                    return body
                 text = (response.text or "")[:160] if response.status_code else str(response.error)
                 response.failure(f"{response.status_code}: {text}")
                 if response.status_code == 401 and attempt == 1:
@@ -139,8 +148,17 @@ class Reader(_ApiUser):
         super().on_start()
         self.seen: list[str] = []
 
-    def _list(self, name: str, **params):
-        body = self.call("GET", "/products" + ("?" + urlencode(params) if params else ""), name)
+    def _list(self, name: str, after: str = "", keep=lambda item: True, **params):
+        """GET /products: the items must be in SKU order (after `after`, the last SKU key of the page
+        before) and each must pass `keep`."""
+        def check(body):
+            keys = [item["sku"].strip().lower() for item in body["items"]]
+            if keys != sorted(keys) or (after and keys and keys[0] <= after):
+                return f"items out of SKU order for {params}"
+            stray = next((item for item in body["items"] if not keep(item)), None)
+            return stray and f"{stray['sku']!r} does not match {params}"
+
+        body = self.call("GET", "/products" + ("?" + urlencode(params) if params else ""), name, check=check)
         if body and body.get("items"):
             self.seen.extend(item["sku"] for item in random.sample(body["items"], min(5, len(body["items"]))))
             del self.seen[:-200]
@@ -154,26 +172,30 @@ class Reader(_ApiUser):
     def page_through(self):
         body = self._list("GET /products (first page)")
         for _ in range(random.randint(1, 5)):
-            if not body or not body.get("next"):
+            if not body or not body.get("next") or not body["items"]:
                 break
-            body = self._list("GET /products?cursor (next page)", cursor=body["next"])
+            after = body["items"][-1]["sku"].strip().lower()
+            body = self._list("GET /products?cursor (next page)", after=after, cursor=body["next"])
 
     @task(3)
     def sku_prefix(self):
         prefix = "".join(random.choice(ALPHABET) for _ in range(random.randint(1, 3)))
-        self._list("GET /products?sku (SKU prefix)", sku=random.choice((prefix, prefix.lower())))
+        self._list("GET /products?sku (SKU prefix)", keep=lambda item: item["sku"].strip().lower().startswith(prefix.lower()),
+                   sku=random.choice((prefix, prefix.lower())))
 
     @task(2)
     def name_contains(self):
-        self._list("GET /products?q (name contains)", q=random.choice(WORDS))
+        word = random.choice(WORDS)
+        self._list("GET /products?q (name contains)", keep=lambda item: word in item["name"].lower(), q=word)
 
     @task(1)
     def search(self):
-        self._list("GET /products?q (search, rare term)", q=random.choice(RARE))
+        term = random.choice(RARE)
+        self._list("GET /products?q (search, rare term)", keep=lambda item: term.lower() in item["name"].lower(), q=term)
 
     @task(1)
     def inactive(self):
-        self._list("GET /products?active=false", active="false")
+        self._list("GET /products?active=false", keep=lambda item: item["active"] is False, active="false")
 
     @task(3)
     def get_one(self):
@@ -181,7 +203,8 @@ class Reader(_ApiUser):
             self.first_page()
             return
         sku = random.choice(self.seen)
-        self.call("GET", f"/products/{quote(sku, safe='')}", "GET /products/{sku}", expect=(200, 404))
+        self.call("GET", f"/products/{quote(sku, safe='')}", "GET /products/{sku}", expect=(200, 404),
+                  check=lambda body: body["sku"].lower() != sku.lower() and f"asked for {sku!r}, got {body['sku']!r}")
 
 
 class Writer(_ApiUser):
@@ -205,7 +228,8 @@ class Writer(_ApiUser):
         sku = f"{self.prefix}-{self.count:05d}"
         body = {"sku": sku, "name": f"Load test {random.choice(WORDS)} {self.count}",
                 "description": "Written by benchmarks/locustfile.py", "price": f"{random.randint(1, 99999) / 100:.2f}"}
-        if self.call("POST", "/products", "POST /products", expect=(201,), json=body) is not None:
+        if self.call("POST", "/products", "POST /products", expect=(201,), json=body,
+                     check=lambda got: got["sku"] != sku and f"created {sku!r}, got {got['sku']!r}") is not None:
             self.own.append(sku)
 
     @task(3)
@@ -216,7 +240,8 @@ class Writer(_ApiUser):
         sku = random.choice(self.own)
         change = random.choice(({"price": f"{random.randint(1, 99999) / 100:.2f}"}, {"active": random.random() < 0.5},
                                 {"name": f"Load test {random.choice(WORDS)} patched"}))
-        self.call("PATCH", f"/products/{quote(sku, safe='')}", "PATCH /products/{sku}", json=change)
+        self.call("PATCH", f"/products/{quote(sku, safe='')}", "PATCH /products/{sku}", json=change,
+                  check=lambda got: got["sku"] != sku and f"patched {sku!r}, got {got['sku']!r}")
 
     @task(2)
     def delete(self):
@@ -224,7 +249,8 @@ class Writer(_ApiUser):
             self.create()
             return
         sku = self.own.pop(random.randrange(len(self.own)))
-        self.call("DELETE", f"/products/{quote(sku, safe='')}", "DELETE /products/{sku}")
+        self.call("DELETE", f"/products/{quote(sku, safe='')}", "DELETE /products/{sku}",
+                  check=lambda got: got["deleted"]["sku"] != sku and f"deleted {sku!r}, got {got['deleted']['sku']!r}")
 
 
 # ---- every response time, per route (the percentiles below are exact, not Locust's rounded buckets)
