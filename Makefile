@@ -13,7 +13,8 @@ STAMP := $(VENV)/.installed
 # checkov pins dependencies that conflict with aws-sam-cli's: it gets a venv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-# Locust (gevent, a pytest plugin) stays out of the test venv: the load benchmark's own venv.
+# Locust (gevent, a pytest plugin) stays out of the test venv: the load benchmark's own venv (make test
+# builds it too, for tests/integration/test_load_smoke.py).
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 ENV ?= dev
@@ -54,7 +55,7 @@ run: setup
 # in their own process, so the suites run as separate pytest processes. The end-to-end suites run
 # on the template's default catalog store (aurora), then the integration suite on DynamoDB
 # (--catalog-store, tests/conftest.py).
-test: setup check
+test: setup check $(BENCH_STAMP)
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration tests/browser -q
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
