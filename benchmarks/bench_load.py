@@ -49,6 +49,7 @@ if not GEN.exists():
 LOCUSTFILE = ROOT / "benchmarks" / "locustfile.py"
 BENCH_PYTHON = Path(os.environ.get("BENCH_VENV", ROOT / ".venv-bench")) / "bin" / "python"
 OUT = ROOT / "benchmarks" / "out"
+RARE = ("zzqx", "Smörgås", "Łódź", "東京", "12\" edition", "ñandú", "steel oak", "nothing-like-this")  # locustfile.RARE
 
 GOALS = {  # ms, median; issue 10's goals for the PostgreSQL store (benchmarks/bench_products.py)
     "GET /products (first page)": 10,
@@ -82,6 +83,20 @@ def single_client(cloud, runs: int = 20) -> dict:
             get(params)
             times.append((time.perf_counter() - start) * 1000)
         medians[name] = statistics.median(times)
+    return medians
+
+
+def search_terms(cloud, runs: int = 3) -> dict:
+    """Medians of `runs` requests per search term of the Locust file's readers, one client alone."""
+    http = api_session(cloud, "reader")
+    medians = {}
+    for term in RARE:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            http.get(f"{cloud.api_url}/products", params={"q": term}, timeout=60).raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+        medians[term] = statistics.median(times)
     return medians
 
 
@@ -196,6 +211,8 @@ def main() -> None:
 
         baseline = single_client(cloud)
         print("one client alone, medians of 20 (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in baseline.items()))
+        terms = search_terms(cloud)
+        print("search terms, one client alone, medians of 3 (ms): " + ", ".join(f"{k!r} {v:.1f}" for k, v in terms.items()))
         print(f"phase 1 (no import): {load_average()}")
         phases["no import"] = run_load(cloud.api_url, args.users, args.seconds, work, "no-import", warmup=args.warmup)
         print_phase("no import", phases["no import"])
@@ -230,7 +247,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     OUT.mkdir(exist_ok=True)
     out = OUT / f"bench_load-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps({"one client alone": baseline, **phases}, indent=1, default=str))
+    out.write_text(json.dumps({"one client alone": baseline, "search terms": terms, **phases}, indent=1, default=str))
     print(f"\nfigures: {out.relative_to(ROOT)}; whole run {time.monotonic() - started:.0f} s; end: {load_average()}")
 
 
