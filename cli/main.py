@@ -24,6 +24,7 @@ from typing import Annotated, Callable, Optional
 from urllib.parse import quote
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -255,8 +256,7 @@ def import_command(
 
 
 # --- imports --------------------------------------------------------------------------------
-IMPORT_COLUMNS = ("id", "status", "file_name", "created_at", "rows_processed", "created", "updated", "unchanged",
-                  "failed")
+IMPORT_COLUMNS = ("id", "status", "file_name", "created_at", "rows_processed", "failed")   # the rest: show ID
 
 
 NO_WRAP = ("id", "sku", "status", "delivery_id", "timestamp", "created_at", "updated_at")
@@ -278,11 +278,14 @@ def _cell(value, short: bool = False) -> str:
 
 
 def print_table(out: Console, rows: list[dict], columns: tuple[str, ...], title: str | None = None) -> None:
-    table = Table(title=title, title_justify="left")
+    if not rows:
+        out.print("(none)")
+        return
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for name in columns:
         numeric = any(isinstance(row.get(name), (int, float)) and not isinstance(row.get(name), bool) for row in rows)
         table.add_column(name.replace("rows_processed", "rows"), overflow="fold", justify="right" if numeric else "left",
-                         no_wrap=name in NO_WRAP)
+                         no_wrap=numeric or name in NO_WRAP, min_width=8 if name in ("file_name", "url", "name") else None)
     for row in rows:
         table.add_row(*(escape(_cell(row.get(name), short=name in TIMESTAMPS)) for name in columns))
     out.print(table)

@@ -376,6 +376,12 @@ def test_tokens_from_flags_client_credentials_and_the_errors_of_each(local_cloud
     assert printed.exit_code == 0, printed.output
     assert requests.get(f"{local_cloud.api_url}/products?limit=1", timeout=30,
                         headers={"Authorization": f"Bearer {printed.stdout.strip()}"}).status_code == 200
+    scoped = run(local_cloud, "--client-id", client_id, "--client-secret", secret, "--scope", "catalog/read",
+                 "products", "ls", "--limit", "1", role=None)
+    assert scoped.exit_code == 0, scoped.output
+    beyond = run(local_cloud, "--client-id", client_id, "--client-secret", secret, "--scope", "catalog/admin",
+                 "products", "ls", role=None)     # the token endpoint's own error, printed
+    assert beyond.exit_code == 1 and "Error: 400 invalid_scope" in beyond.stderr
     wrong = run(local_cloud, "--client-id", client_id, "--client-secret", "wrong", "products", "ls", role=None)
     assert wrong.exit_code == 1 and "Error: 401" in wrong.stderr
     # Usage errors exit 2: a file that does not exist, an unknown option.
