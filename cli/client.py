@@ -14,6 +14,7 @@ import requests
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+POLL_RETRIES = 5           # reads of a followed import that may fail in a row (network, 429, 5xx)
 
 
 class ApiError(Exception):
@@ -84,6 +85,7 @@ class Api:
     base: str
     token: Callable[[], str]
     timeout: float = 30
+    refresh: bool = False       # token() can make a new token (client credentials): once more on a 401
     session: requests.Session = field(default_factory=requests.Session)
     _bearer: str | None = None
 
@@ -91,14 +93,19 @@ class Api:
         return f"{self.base.rstrip('/')}{path}"
 
     def request(self, method: str, path: str, expected: tuple[int, ...] = (200,), **kwargs) -> requests.Response:
-        if self._bearer is None:
-            self._bearer = self.token()
-        headers = {"Authorization": f"Bearer {self._bearer}", **kwargs.pop("headers", {})}
-        try:
-            response = self.session.request(method, self.url(path), headers=headers,
-                                            timeout=kwargs.pop("timeout", self.timeout), **kwargs)
-        except requests.RequestException as error:
-            raise ClientError(f"{method} {self.url(path)}: {error}") from None
+        headers, timeout = kwargs.pop("headers", {}), kwargs.pop("timeout", self.timeout)
+        for attempt in (1, 2):
+            if self._bearer is None:
+                self._bearer = self.token()
+            try:
+                response = self.session.request(method, self.url(path), timeout=timeout, **kwargs,
+                                                headers={"Authorization": f"Bearer {self._bearer}", **headers})
+            except requests.RequestException as error:
+                raise ClientError(f"{method} {self.url(path)}: {error}") from None
+            if response.status_code == 401 and self.refresh and attempt == 1 and 401 not in expected:
+                self._bearer = None     # expired (tokens last an hour): a new one, and the request again
+                continue
+            break
         if response.status_code not in expected:
             raise ApiError.of(response)
         return response
@@ -122,8 +129,19 @@ class Api:
         """Polls GET /imports/{id} until the import ends (or `timeout` seconds pass: ClientError),
         calling on_poll(item) after each read."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        misses = 0
         while True:
-            item = self.get_import(import_id)
+            try:
+                item = self.get_import(import_id)
+                misses = 0
+            except (ClientError, ApiError) as error:
+                # A dropped connection, throttling or a passing server error: read again, a few times.
+                transient = isinstance(error, ClientError) or error.status == 429 or error.status >= 500
+                misses += 1
+                if not transient or misses > POLL_RETRIES:
+                    raise
+                time.sleep(interval * 2 ** misses)
+                continue
             on_poll(item)
             if item.get("status") in TERMINAL:
                 return item

@@ -36,7 +36,8 @@ from cli.client import TERMINAL, Api, ApiError, ClientError
 EXPORT_COLUMNS = ("sku", "name", "description", "price", "active")
 LOCAL_API = "http://127.0.0.1:3000"
 
-app = typer.Typer(name="catalog", help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False,
+app = typer.Typer(name="catalog", help="The product-catalog importer from a terminal or CI: imports, products, "
+                                       "export and webhooks, through its HTTP API.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False, rich_markup_mode=None)
 imports_app = typer.Typer(help="The import history: list, show, cancel, download the bad rows.", no_args_is_help=True)
 products_app = typer.Typer(help="Products: list, get one, export as CSV.", no_args_is_help=True)
@@ -123,7 +124,7 @@ def main_options(
                                      param_hint="--token-url")
         return client.client_credentials_token(url, client_id, client_secret, scope)
 
-    ctx.obj = State(Api(api, get_token), as_json, out, err)
+    ctx.obj = State(Api(api, get_token, refresh=not token and bool(client_id)), as_json, out, err)
 
 
 @app.command("token")

@@ -25,10 +25,10 @@ from rich.filesize import decimal
 from typer.testing import CliRunner
 
 from cli import main as cli_main
-from cli.client import Api, default_token_url
+from cli.client import POLL_RETRIES, Api, ApiError, ClientError, default_token_url
 from local.identity import MACHINE_CLIENTS
 from tests.support.auth import api_session, token
-from tests.support.cloud import all_products, get_import, wait_for_import, wait_until
+from tests.support.cloud import all_products, get_import, upload_via_api, wait_for_import, wait_until
 from tests.support.receiver import Receiver
 
 HEADER = "sku,name,description,price,active\n"
@@ -387,6 +387,46 @@ def test_tokens_from_flags_client_credentials_and_the_errors_of_each(local_cloud
     # Usage errors exit 2: a file that does not exist, an unknown option.
     assert run(local_cloud, "import", str(tmp_path / "absent.csv")).exit_code == 2
     assert run(local_cloud, "products", "ls", "--colour").exit_code == 2
+
+
+def test_an_expired_token_is_renewed_once_by_client_credentials(local_cloud):
+    tokens, calls = iter(["expired.token.value", token(local_cloud, "reader")]), []
+
+    def next_token() -> str:
+        calls.append(1)
+        return next(tokens)
+    assert "items" in Api(local_cloud.api_url, next_token, refresh=True).get("/products", limit=1)
+    assert len(calls) == 2
+    # A token given as it is cannot be renewed: the 401 is the answer.
+    with pytest.raises(ApiError) as refused:
+        Api(local_cloud.api_url, lambda: "expired.token.value").get("/products", limit=1)
+    assert refused.value.status == 401
+
+
+class FlakySession(requests.Session):
+    """Drops the first `failures` requests, as a network that comes and goes would."""
+
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    def request(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise requests.ConnectionError("connection reset (simulated)")
+        return super().request(*args, **kwargs)
+
+
+def test_following_an_import_rides_out_a_few_dropped_connections(local_cloud, tmp_path):
+    path = write_csv(tmp_path, "flaky.csv", HEADER + f"{prefix()}1,Flaky,,1.00,true\n")
+    import_id = upload_via_api(local_cloud, path)
+    seen = []
+    api = Api(local_cloud.api_url, lambda: token(local_cloud, "reader"), session=FlakySession(3))
+    item = api.wait_for_import(import_id, seen.append, interval=0.05, timeout=120)
+    assert item["status"] == "SUCCEEDED" and seen[-1]["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError, match="simulated"):      # more than POLL_RETRIES in a row: give up
+        Api(local_cloud.api_url, lambda: token(local_cloud, "reader"),
+            session=FlakySession(POLL_RETRIES + 1)).wait_for_import(import_id, seen.append, interval=0.01)
 
 
 # --- webhooks ------------------------------------------------------------------------------------
