@@ -24,10 +24,9 @@ from typing import Annotated, Callable, Optional
 from urllib.parse import quote
 
 import typer
-from rich import box
+from rich import box, progress
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from cli import client
@@ -57,7 +56,7 @@ class State:
     err: Console
 
 
-# Tests swap these for recording consoles (Console(record=True)).
+# Results to stdout, progress and messages to stderr (run_import takes its consoles: tests pass recording ones).
 def make_consoles() -> tuple[Console, Console]:
     return Console(highlight=False), Console(stderr=True, highlight=False)
 
@@ -135,17 +134,20 @@ def token_command(ctx: typer.Context):
 
 
 # --- import ---------------------------------------------------------------------------------
-def _upload_progress(err: Console) -> Progress:
-    return Progress(TextColumn("Uploading [bold]{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=False)
+def _upload_progress(err: Console) -> progress.Progress:
+    return progress.Progress(
+        progress.TextColumn("Uploading [bold]{task.description}"), progress.BarColumn(), progress.DownloadColumn(),
+        progress.TransferSpeedColumn(), progress.TimeRemainingColumn(), console=err, transient=False)
 
 
-def _import_progress(err: Console) -> Progress:
-    return Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("[bold]{task.fields[status]:<10}"), BarColumn(),
-                    TextColumn("{task.fields[percent]:>5.1f}%"),
-                    TextColumn("{task.fields[rows]} rows"),
-                    TextColumn("{task.fields[rate]} rows/s"),
-                    TextColumn("ETA {task.fields[eta]}"), console=err, transient=False)
+def _import_progress(err: Console) -> progress.Progress:
+    """Status (the phase: PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING, then how it ended), bar,
+    percent, rows done of all, rows/s and ETA, all as GET /imports/{id} reports them."""
+    return progress.Progress(
+        progress.SpinnerColumn(finished_text="[green]✓"), progress.TextColumn("[bold]{task.fields[status]:<10}"),
+        progress.BarColumn(), progress.TextColumn("{task.fields[percent]:>5.1f}%"),
+        progress.TextColumn("{task.fields[rows]} rows"), progress.TextColumn("{task.fields[rate]} rows/s"),
+        progress.TextColumn("ETA {task.fields[eta]}"), console=err, transient=False)
 
 
 def _eta(seconds) -> str:
@@ -424,27 +426,36 @@ def products_export(ctx: typer.Context,
     """Write the catalog (or the products matching the filters) as a CSV with the import's columns
     (sku,name,description,price,active): importing it back changes nothing."""
     state = _state(ctx)
-    target = sys.stdout if str(out) == "-" else None
+    to_stdout = str(out) == "-"
+    # Written beside the target and renamed at the end: a failed export leaves no half file behind.
+    partial = None if to_stdout else out.with_name(out.name + ".part")
+    handle = sys.stdout if to_stdout else partial.open("w", newline="", encoding="utf-8")
     written = 0
-    handle = target or out.open("w", newline="", encoding="utf-8")
     try:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
-        with Progress(TextColumn("Exporting"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.fields[of]} products"),
-                      TimeRemainingColumn(), console=state.err, transient=False) as bar:
-            task = bar.add_task("export", total=None, of="?")
+        with progress.Progress(progress.TextColumn("Exporting"), progress.BarColumn(),
+                               progress.TextColumn("{task.fields[done]}/{task.fields[of]} products"),
+                               progress.TimeRemainingColumn(), console=state.err, transient=False,
+                               redirect_stdout=False) as bar:
+            task = bar.add_task("export", total=None, done="0", of="?")
             for page in state.api.product_pages(sku=sku, name=name, active=active, page_size=page_size):
                 total = page.get("matches") if (sku or name or active is not None) else page.get("total")
-                if total is not None:
-                    bar.update(task, total=max(total, written + len(page["items"])), of=f"{total:,}")
                 writer.writerows(export_row(p) for p in page["items"])
                 written += len(page["items"])
-                bar.update(task, completed=written)
-            bar.update(task, total=written or 1, completed=written or 1, of=f"{written:,}")
-    finally:
-        if target is None:
+                if total is not None:
+                    bar.update(task, total=max(total, written), of=f"{total:,}")
+                bar.update(task, completed=written, done=f"{written:,}")
+            bar.update(task, total=max(written, 1), completed=max(written, 1), of=f"{written:,}")
+    except BaseException:
+        if partial is not None:
             handle.close()
-    state.err.print(f"Exported {written:,} products to {'stdout' if target else out}")
+            partial.unlink(missing_ok=True)
+        raise
+    if partial is not None:
+        handle.close()
+        partial.replace(out)
+    state.err.print(f"Exported {written:,} products to {'stdout' if to_stdout else out}")
 
 
 # --- webhooks -------------------------------------------------------------------------------
