@@ -31,11 +31,13 @@ def pending(applied: set[str]) -> list[Path]:
 
 def migrate(db: SqlClient) -> list[str]:
     """Applies the migrations not applied yet; returns their names."""
-    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-               "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
     done: list[str] = []
     with db.transaction() as tx:
         tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _LOCK_KEY})
+        # Under the lock: two CREATE TABLE IF NOT EXISTS at once can still collide in PostgreSQL's
+        # catalog (duplicate key in pg_type) when cold starts meet on a new database.
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                   "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
         applied = {row["version"] for row in tx.query("SELECT version FROM schema_migrations")}
         for path in pending(applied):
             for statement in statements(path.read_text()):
