@@ -5,6 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field, field_validator
+from schemas import CreatedImport, Import, ImportPage, ReportLink, responses
 
 from catalog.imports import lifecycle, uploads
 from catalog.imports.errors import ImportNotFound, NoErrorReport
@@ -49,13 +50,15 @@ def _view(item: dict) -> dict:
     return view
 
 
-@router.post("/imports", summary="Start an import: returns the import id and a presigned upload form", tags=TAGS)
+@router.post("/imports", summary="Start an import: returns the import id and a presigned upload form", tags=TAGS,
+             responses=responses(201, CreatedImport, "The import (PENDING) and its upload form", 400, 413, 415, 422))
 def create_import(request: CreateImportRequest):
     item, upload = uploads.create_upload(get_settings(), request.file_name, request.size)
     return Response(201, "application/json", {"import": _view(item), "upload": upload})
 
 
-@router.get("/imports", summary="Import history, newest first", tags=TAGS)
+@router.get("/imports", summary="Import history, newest first", tags=TAGS,
+            responses=responses(200, ImportPage, "One page of imports", 400, 422))
 def list_imports(limit: Annotated[int, Query(ge=1, le=100)] = 20,
                  next: Annotated[Optional[str], Query(description="Cursor from the previous page")] = None):
     after = cursors.decode(next, "imports", param="next") if next else None
@@ -63,19 +66,23 @@ def list_imports(limit: Annotated[int, Query(ge=1, le=100)] = 20,
     return {"items": [_view(i) for i in items], "next": cursors.encode(last, "imports") if last else None}
 
 
-@router.get("/imports/<import_id>", summary="One import's status and progress", tags=TAGS)
+@router.get("/imports/<import_id>", summary="One import's status and progress", tags=TAGS,
+            responses=responses(200, Import, "The import", 404, 422))
 def get_import(import_id: Annotated[str, Path(max_length=80)]):
     return _view(_found(import_id))
 
 
-@router.post("/imports/<import_id>/cancel", summary="Cancel a running import", tags=TAGS)
+@router.post("/imports/<import_id>/cancel", summary="Cancel a running import", tags=TAGS,
+             responses=responses(200, Import, "The import, CANCELLED", 404, 409, 422))
 def cancel_import(import_id: Annotated[str, Path(max_length=80)]):
     item = lifecycle.cancel(get_settings(), import_id, metrics)
     metrics.flush_metrics()
     return _view(item)
 
 
-@router.get("/imports/<import_id>/errors", summary="Download the bad-rows report (redirect to a signed URL)", tags=TAGS)
+@router.get("/imports/<import_id>/errors", summary="Download the bad-rows report (redirect to a signed URL)", tags=TAGS,
+            responses=responses(302, ReportLink, "Redirect to the report (CSV)", 404, 422,
+                                headers={"Location": "Signed URL of the report"}))
 def import_errors(import_id: Annotated[str, Path(max_length=80)]):
     item = _found(import_id)
     if not item.get("error_report_key"):

@@ -12,12 +12,13 @@ description, no price, active); PATCH changes only the fields it names (`"price"
 the price). Neither creates a missing product (404): use POST.
 """
 from typing import Annotated, Any, Optional, Union
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from schemas import DeleteAllJob, DeletedProduct, Product, ProductPage, responses
 
 from catalog.products import delete_all, rules
 from catalog.products.catalogs import catalog_store
@@ -131,8 +132,6 @@ def _writer() -> ProductWriter:
     return ProductWriter(_settings())
 
 
-def _sku_param(sku: str) -> str:
-    return unquote(sku)
 
 
 def _same_sku(path_sku: str, body_sku: Optional[str]) -> str:
@@ -146,7 +145,8 @@ def _same_sku(path_sku: str, body_sku: Optional[str]) -> str:
 
 
 # --- listing ------------------------------------------------------------------------------
-@router.get("/products", summary="List products in SKU order, with filters and cursor pages", tags=TAGS)
+@router.get("/products", summary="List products in SKU order, with filters and cursor pages", tags=TAGS,
+            responses=responses(200, ProductPage, "One page of products", 400, 422))
 def list_products(
         sku: Annotated[Optional[str], Query(max_length=rules.SKU_MAX, description="SKU prefix, any letter case")] = None,
         q: Annotated[Optional[str], Query(max_length=rules.NAME_MAX, description="Substring of the name, any letter case")] = None,
@@ -163,7 +163,9 @@ def list_products(
 
 
 # --- delete-all (before /products/<sku> so its paths are never taken for a SKU) -------------
-@router.delete("/products", summary="Delete every product: starts a background job (202), poll its progress", tags=TAGS)
+@router.delete("/products", summary="Delete every product: starts a background job (202), poll its progress", tags=TAGS,
+               responses=responses(202, DeleteAllJob, "The job started (or the one already running)", 409,
+                                   headers={"Location": "Where to poll the job"}))
 def start_delete_all():
     job = delete_all.start(_settings())
     location = f"/products/delete-all/{job['id']}"
@@ -171,7 +173,8 @@ def start_delete_all():
                     headers={"Location": location})
 
 
-@router.get("/products/delete-all/<job_id>", summary="A delete-all job's status and progress", tags=TAGS)
+@router.get("/products/delete-all/<job_id>", summary="A delete-all job's status and progress", tags=TAGS,
+            responses=responses(200, DeleteAllJob, "The job", 404, 422))
 def get_delete_all(job_id: Annotated[str, Path(max_length=80)]):
     job = DeleteAllJobs(_settings().imports_table).get(job_id)
     if job is None:
@@ -180,12 +183,15 @@ def get_delete_all(job_id: Annotated[str, Path(max_length=80)]):
 
 
 # --- one product --------------------------------------------------------------------------
-@router.get("/products/<sku>", summary="One product", tags=TAGS)
+@router.get("/products/<sku>", summary="One product", tags=TAGS,
+            responses=responses(200, Product, "The product", 404, 422))
 def get_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
-    return _writer().get(_sku_param(sku)).to_json()
+    return _writer().get(sku).to_json()
 
 
-@router.post("/products", summary="Create a product (409 when the SKU exists in any letter case)", tags=TAGS)
+@router.post("/products", summary="Create a product (409 when the SKU exists in any letter case)", tags=TAGS,
+             responses=responses(201, Product, "Created", 400, 409, 415, 422,
+                                 headers={"Location": "The product's URL"}))
 def create_product(body: ProductCreate):
     product = _writer().create(ProductValues(body.sku, body.name, body.description, body.price, body.active))
     return Response(201, "application/json", product.to_json(),
@@ -197,17 +203,17 @@ def _update(sku: str, change) -> dict:
     return product.to_json()
 
 
-@router.put("/products/<sku>", summary="Replace a product's content (the SKU stays)", tags=TAGS)
+@router.put("/products/<sku>", summary="Replace a product's content (the SKU stays)", tags=TAGS,
+            responses=responses(200, Product, "The product as stored", 400, 404, 409, 415, 422))
 def replace_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body: ProductReplace):
-    sku = _sku_param(sku)
     display = _same_sku(sku, body.sku)
     return _update(sku, lambda stored: ProductValues(
         display if body.sku is not None else stored.sku, body.name, body.description, body.price, body.active))
 
 
-@router.patch("/products/<sku>", summary="Change some of a product's fields", tags=TAGS)
+@router.patch("/products/<sku>", summary="Change some of a product's fields", tags=TAGS,
+              responses=responses(200, Product, "The product as stored", 400, 404, 409, 415, 422))
 def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body: ProductPatch):
-    sku = _sku_param(sku)
     given = body.model_fields_set - set(READ_ONLY)
     for field in ("name", "description", "active"):
         if field in given and getattr(body, field) is None:
@@ -227,6 +233,7 @@ def patch_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)], body:
     return _update(sku, change)
 
 
-@router.delete("/products/<sku>", summary="Delete a product", tags=TAGS)
+@router.delete("/products/<sku>", summary="Delete a product", tags=TAGS,
+               responses=responses(200, DeletedProduct, "The product that was deleted", 404, 409, 422))
 def delete_product(sku: Annotated[str, Path(max_length=3 * rules.SKU_MAX)]):
-    return {"deleted": _writer().delete(_sku_param(sku)).to_json()}
+    return {"deleted": _writer().delete(sku).to_json()}

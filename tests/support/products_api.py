@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import boto3
 
@@ -47,6 +47,7 @@ class Api:
 
     def __call__(self, method: str, path: str, body=None, query: dict | None = None, raw_body: str | None = None):
         query = {k: v for k, v in (query or {}).items() if v is not None}
+        path = unquote(path)    # `path` as a client sends it; API Gateway's HTTP API hands it on decoded
         event = {
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urlencode(query),
             "headers": {"content-type": "application/json"}, "queryStringParameters": query or None,

@@ -45,3 +45,35 @@ def test_operations_are_tagged_by_resource(api):
     tags = {path.split("/")[1]: {tag for op in ops.values() for tag in op.get("tags", ["<none>"])}
             for path, ops in document["paths"].items()}
     assert tags == {"imports": {"Imports"}, "products": {"Products"}, "webhooks": {"Webhooks"}}
+
+
+def test_the_document_states_the_token_and_every_answer(api):
+    """What the fuzzing (tests/integration/test_api_fuzz.py) found missing from /openapi.json: the
+    bearer token, the non-200 successes (201, 202, 204, 302), the 4xx each route answers, and the
+    error body (Powertools documented its own 422 `HTTPValidationError`, which the API never sends)."""
+    status, document = api("GET", "/openapi.json")
+    assert status == 200
+    assert document["components"]["securitySchemes"] == {"bearerAuth": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": document["components"]["securitySchemes"]["bearerAuth"]["description"]}}
+    assert document["security"] == [{"bearerAuth": []}]
+    assert "HTTPValidationError" not in json.dumps(document)
+    successes = {}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            assert answers["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GatewayError"}
+            for code, answer in answers.items():
+                if code.startswith("4") and code != "401":
+                    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+            successes[f"{method.upper()} {path}"] = [c for c in answers if c.startswith(("2", "3"))]
+            if "parameters" in operation or "requestBody" in operation:
+                assert "422" in answers, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "415"} <= set(answers), (method, path)
+    assert successes["POST /products"] == ["201"] and successes["POST /imports"] == ["201"]
+    assert successes["DELETE /products"] == ["202"] and successes["GET /imports/{import_id}/errors"] == ["302"]
+    assert successes["DELETE /webhooks/{endpoint_id}"] == ["204"]
+    assert document["paths"]["/webhooks/{endpoint_id}"]["delete"]["responses"]["204"].get("content", {}) == {}
+    assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
+    assert document["components"]["schemas"]["ErrorBody"]["additionalProperties"] is False
