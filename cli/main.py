@@ -134,10 +134,13 @@ def token_command(ctx: typer.Context):
 
 
 # --- import ---------------------------------------------------------------------------------
+# The bars never take over sys.stdout/stderr (Rich's default): everything the CLI prints goes through
+# its consoles, and CSV to stdout (export --out -) must not pass through a live display.
 def _upload_progress(err: Console) -> progress.Progress:
     return progress.Progress(
         progress.TextColumn("Uploading [bold]{task.description}"), progress.BarColumn(), progress.DownloadColumn(),
-        progress.TransferSpeedColumn(), progress.TimeRemainingColumn(), console=err, transient=False)
+        progress.TransferSpeedColumn(), progress.TimeRemainingColumn(), console=err, transient=False,
+        redirect_stdout=False, redirect_stderr=False)
 
 
 def _import_progress(err: Console) -> progress.Progress:
@@ -147,7 +150,8 @@ def _import_progress(err: Console) -> progress.Progress:
         progress.SpinnerColumn(finished_text="[green]✓"), progress.TextColumn("[bold]{task.fields[status]:<10}"),
         progress.BarColumn(), progress.TextColumn("{task.fields[percent]:>5.1f}%"),
         progress.TextColumn("{task.fields[rows]} rows"), progress.TextColumn("{task.fields[rate]} rows/s"),
-        progress.TextColumn("ETA {task.fields[eta]}"), console=err, transient=False)
+        progress.TextColumn("ETA {task.fields[eta]}"), console=err, transient=False,
+        redirect_stdout=False, redirect_stderr=False)
 
 
 def _eta(seconds) -> str:
@@ -437,7 +441,7 @@ def products_export(ctx: typer.Context,
         with progress.Progress(progress.TextColumn("Exporting"), progress.BarColumn(),
                                progress.TextColumn("{task.fields[done]}/{task.fields[of]} products"),
                                progress.TimeRemainingColumn(), console=state.err, transient=False,
-                               redirect_stdout=False) as bar:
+                               redirect_stdout=False, redirect_stderr=False) as bar:
             task = bar.add_task("export", total=None, done="0", of="?")
             for page in state.api.product_pages(sku=sku, name=name, active=active, page_size=page_size):
                 total = page.get("matches") if (sku or name or active is not None) else page.get("total")
