@@ -227,3 +227,77 @@ def test_test_button_and_replay(hooks):
     wait_until(lambda: len(receiver.requests) >= 3, message="replayed")
     assert receiver.requests[2]["headers"]["webhook-id"] == receiver.requests[1]["headers"]["webhook-id"]
     assert verified(receiver, endpoint["secret"])[2]["data"] == {"id": "imp_replay"}
+
+
+# --- receivers failing, then recovering; the events queue redelivering ---------------------------
+def attempts_by_id(receiver: Receiver) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for request in receiver.requests:
+        counts[request["headers"]["webhook-id"]] = counts.get(request["headers"]["webhook-id"], 0) + 1
+    return counts
+
+
+def test_closed_connection_hang_and_500_then_recovery_deliver_once(hooks):
+    """One delivery meets every way a receiver fails: the connection closed without an answer, no
+    answer within the timeout (the endpoint moves to the slow lane), a 500; then the receiver
+    recovers. The fourth attempt delivers it: one webhook-id throughout, every attempt logged,
+    nothing sent after the 200, and the endpoint healthy again."""
+    receiver = hooks.receiver(["close", "hang", 500, 200])
+    endpoint = hooks.endpoint(receiver.url)
+    event = events.publish(events.PRODUCT_UPDATED, {"sku": "recover-1"})
+    log = wait_until(lambda: (lambda items: items if any(e.get("status_code") == 200 for e in items) else None)(
+        hooks.deliveries(endpoint["id"])), timeout=45, message="delivered on the fourth attempt")
+    time.sleep(2.5)                                      # a retry the 200 failed to stop would come by now
+    assert len(receiver.requests) == 4
+    assert attempts_by_id(receiver) == {log[0]["delivery_id"]: 4}
+    assert all(json.loads(r["body"])["data"] == event["data"] for r in receiver.requests)
+    log = hooks.deliveries(endpoint["id"])
+    assert [e["attempt"] for e in reversed(log)] == [1, 2, 3, 4]
+    first, second, third, fourth = reversed(log)
+    assert first.get("status_code") is None and first["error"]           # connection closed, no answer
+    assert second.get("status_code") is None and "timed out" in second["error"].lower()
+    assert (third["status_code"], fourth["status_code"]) == (500, 200)
+    verified(receiver, endpoint["secret"])
+    healthy = hooks.get(endpoint["id"])
+    assert healthy["status"] == "healthy" and healthy["consecutive_failures"] == 0
+
+
+def test_receiver_down_then_back_gets_every_event_exactly_once(hooks):
+    """The receiver refuses (connection closed, 503) its first five requests, then is back: each of
+    three events is delivered (one 2xx per webhook-id) and none twice."""
+    receiver = hooks.receiver(["close", 503, "close", 503, "close", 200])
+    endpoint = hooks.endpoint(receiver.url)
+    sent = [events.publish(events.PRODUCT_CREATED, {"sku": f"down-{i}"}) for i in range(3)]
+    wait_until(lambda: len([e for e in hooks.deliveries(endpoint["id"]) if e.get("status_code") == 200]) == 3,
+               timeout=45, message="three deliveries")
+    time.sleep(2.5)
+    ok = [r for i, r in enumerate(receiver.requests) if i >= 5]
+    assert len(ok) == 3 and len(receiver.requests) == 8
+    assert sorted(json.loads(r["body"])["data"]["sku"] for r in ok) == sorted(e["data"]["sku"] for e in sent)
+    assert len({r["headers"]["webhook-id"] for r in ok}) == 3
+    assert sum(attempts_by_id(receiver).values()) == len(receiver.requests) <= 3 * 4
+
+
+def test_events_queue_redelivering_an_event_sends_it_once(hooks, local_cloud):
+    """SQS delivers at least once: the fan-out gets the same events-queue message twice (as after a
+    visibility timeout or a failed delete). The receiver gets the event once, not twice under the
+    same webhook-id; one delivery record, one attempt logged."""
+    receiver = hooks.receiver()
+    endpoint = hooks.endpoint(receiver.url)
+    fanned = []
+
+    def deliver_twice(invoke, event):
+        fanned.append(event)
+        invoke(event)
+        return invoke(event)
+
+    local_cloud.functions.wrap("WebhookFanoutFunction", deliver_twice)
+    try:
+        event = events.publish(events.PRODUCT_DELETED, {"sku": "twice-1"})
+        wait_until(lambda: receiver.requests, message="delivered")
+        time.sleep(3)
+    finally:
+        local_cloud.functions.wrap("WebhookFanoutFunction", None)
+    assert any(event["id"] in json.dumps(e) for e in fanned)
+    assert len(receiver.requests) == 1, attempts_by_id(receiver)
+    assert [e["attempt"] for e in hooks.deliveries(endpoint["id"])] == [1]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +12,8 @@ from typing import Self
 class Receiver:
     """Records each POST as {"headers", "body", "at" (monotonic), "path"} in `requests`.
     `responses`: statuses answered in turn (the last one repeats); "hang" waits until the receiver
-    stops (at most 30 s), then answers 200."""
+    stops (at most 30 s), then answers 200; "close" closes the connection without answering; a
+    callable is called (in the request's thread, e.g. to wait for the test) and its result answered."""
 
     def __init__(self, responses=(200,)):
         self.responses = list(responses)
@@ -28,6 +30,12 @@ class Receiver:
                                               "path": self.path})
                     n = len(receiver.requests)
                 answer = receiver.responses[min(n, len(receiver.responses)) - 1]
+                if callable(answer):
+                    answer = answer()
+                if answer == "close":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if answer == "hang":
                     receiver._stop.wait(30)
                     answer = 200

@@ -245,3 +245,28 @@ def test_deliveries_latency_and_disabled_endpoints_are_metrics(env, httpserver, 
     assert metrics["WebhookDeliveriesSucceeded"] == [1.0] and metrics["WebhookDeliveriesFailed"] == [1.0]
     assert len(metrics["WebhookDeliveryLatency"]) == 2 and all(0 <= ms < 5000 for ms in metrics["WebhookDeliveryLatency"])
     assert metrics["WebhookEndpointsDisabled"] == [1.0]
+
+
+def test_an_event_fanned_out_again_is_not_queued_again(env, monkeypatch):
+    """The events queue brings an event back (at least once): its deliveries were queued and saved,
+    so the second fan-out queues nothing. A fan-out that failed before saving (the send failed)
+    leaves no record, so the redelivered event is queued then."""
+    first = env.store.create("http://127.0.0.1:9/a", ["*"])
+    second = env.store.create("http://127.0.0.1:9/b", ["*"])
+    event = events.envelope(events.PRODUCT_CREATED, {"sku": "AGAIN-1"})
+    assert fan_out(env, event, event) == 2                     # and twice in one batch: once
+    assert fan_out(env, event) == 0
+    assert sorted(m["delivery_id"] for m in queued(env, "deliveries")) == sorted(
+        fanout.delivery_id_for(event["id"], e["id"]) for e in (first, second))
+
+    failing = events.envelope(events.PRODUCT_DELETED, {"sku": "AGAIN-2"})
+    sends = []
+
+    def send_failing(url, messages, extra=None):
+        sends.append(len(messages))
+        raise RuntimeError("SQS unavailable")
+    with monkeypatch.context() as patch:
+        patch.setattr(fanout.queue, "send", send_failing)
+        with pytest.raises(RuntimeError):
+            fan_out(env, failing)
+    assert sends == [2] and fan_out(env, failing) == 2

@@ -1,7 +1,12 @@
 """Events queue -> one delivery message per subscribed, enabled endpoint.
 
 The delivery id (sent as `webhook-id`) is derived from the event id and the endpoint id, so it is
-the same on every retry and even when the events queue delivers an event twice.
+the same on every retry and even when the events queue delivers an event twice. An event the
+events queue brings again (SQS delivers at least once: a visibility timeout ran out, a delete
+failed) is not fanned out again: a delivery's record is saved once its message is queued, and
+deliveries that have one are skipped. Only a fan-out that stopped between queueing and saving
+(or two copies of one message handled at the same instant) queues a delivery twice, under the
+same webhook-id.
 """
 from __future__ import annotations
 
@@ -33,21 +38,26 @@ def targets(event: dict, endpoints: list[dict]) -> list[dict]:
 
 
 def fan_out(events: list[dict], endpoints: list[dict], config: WebhookSettings) -> int:
-    """Queues the deliveries for `events`; returns how many. Raises if they could not all be queued."""
+    """Queues the deliveries for `events` that were not queued before; returns how many. Raises if
+    they could not all be queued."""
     now = time.time()
-    main, slow, records = [], [], []
+    planned: dict[str, tuple[dict, dict]] = {}
     for event in events:
         for endpoint in targets(event, endpoints):
-            delivery_id = delivery_id_for(event["id"], endpoint["id"])
-            records.append((delivery_id, endpoint["id"], event))
-            msg = queue.message(delivery_id, endpoint["id"], event)
-            (slow if (endpoint.get("slow_until") or 0) > now else main).append(msg)
-    if records:
-        DeliveryLog(config.table, config.log_ttl_seconds).save_deliveries(records)
+            planned.setdefault(delivery_id_for(event["id"], endpoint["id"]), (endpoint, event))
+    log = DeliveryLog(config.table, config.log_ttl_seconds)
+    for delivery_id in log.saved_deliveries(list(planned)):      # fanned out already: the queue brought it again
+        del planned[delivery_id]
+    main, slow = [], []
+    for delivery_id, (endpoint, event) in planned.items():
+        msg = queue.message(delivery_id, endpoint["id"], event)
+        (slow if (endpoint.get("slow_until") or 0) > now else main).append(msg)
     queue.send(config.deliveries_queue_url, main)
     if slow:
         queue.send(config.slow_queue_url, slow)
-    return len(records)
+    if planned:     # after queueing: a record says its message is on its way
+        log.save_deliveries([(delivery_id, endpoint["id"], event) for delivery_id, (endpoint, event) in planned.items()])
+    return len(planned)
 
 
 def fan_out_messages(settings: WebhookSettings, bodies: dict[str, str]) -> dict[str, BaseException]:

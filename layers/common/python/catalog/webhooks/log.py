@@ -12,7 +12,7 @@ import time
 
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
-from catalog.shared.dynamo import batch_write, from_item, to_item
+from catalog.shared.dynamo import batch_get, batch_write, from_item, to_item
 
 
 def _expiry(ttl_seconds: int) -> int:
@@ -35,6 +35,11 @@ class DeliveryLog:
             "event_id": event.get("id"), "event_type": event.get("type"), "created_at": now, "expires_at": expires,
         })}} for delivery_id, endpoint_id, event in deliveries]
         self._batch_write(requests_)
+
+    def saved_deliveries(self, delivery_ids: list[str]) -> set[str]:
+        """Which of these deliveries have a record: the fan-out saves it once their messages are queued."""
+        keys = [{"pk": {"S": f"delivery#{d}"}, "sk": {"S": "delivery"}} for d in sorted(set(delivery_ids))]
+        return {item["delivery_id"]["S"] for item in batch_get(self.ddb, self.table, keys)} if keys else set()
 
     def get_delivery(self, delivery_id: str) -> dict | None:
         item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": f"delivery#{delivery_id}"},
