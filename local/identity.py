@@ -218,7 +218,7 @@ class LocalIssuer:
                          for k, v in params.items())
         message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
         page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in (local)</title>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in (local)</title><link rel="icon" href="data:,">
 <style>body{{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto}}label{{display:block;margin:.6rem 0}}
 input[type=text],input[type=password]{{width:100%;padding:.4rem}}.error{{color:#b00020}}</style></head>
 <body><h1>Sign in</h1><p>Local issuer: users <code>admin</code> and <code>reader</code>, password <code>local</code>.</p>
