@@ -2,6 +2,7 @@
 #   make run     the local cloud: web page + API on http://127.0.0.1:3000
 #   make test    every test (unit, end to end through the local cloud, real Chromium)
 #   make bench   the benchmarks (minutes; prints figures)
+#   make bench-load  products API under load (Locust), without an import and during a 500k import (~5 min)
 #   make check   template checks: cfn-lint, sam validate --lint, checkov (.checkov.yaml); part of make test
 #   make deploy ENV=dev|prod        sam build, sam deploy --config-env $(ENV), publish the page
 #   make smoke API=<url> TOKEN=<t>  a short end-to-end check of a deployed stack
@@ -12,21 +13,27 @@ STAMP := $(VENV)/.installed
 # checkov pins dependencies that conflict with aws-sam-cli's: it gets a venv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# Locust (gevent, a pytest plugin) stays out of the test venv: the load benchmark's own venv (make test
+# builds it too, for tests/integration/test_load_smoke.py).
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 ENV ?= dev
 # The SAM CLI runs offline here (build, validate): no usage telemetry.
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: setup run test test-unit test-e2e lint check bench build deploy smoke clean
+.PHONY: setup run test test-unit test-e2e lint check bench bench-load build deploy smoke clean
 
 setup: $(STAMP) $(CHECKOV_STAMP) node_modules/.installed
 	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	    else echo "Install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# The `catalog` command-line client (cli/, pyproject.toml): .venv/bin/catalog.
+	$(PY) -m pip install --quiet -e .
 	@# The domain layer on the venv's path, as /opt/python is on Lambda's (lint-imports, a REPL).
 	echo "$(CURDIR)/layers/common/python" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/catalog-layer.pth"
 	touch $(STAMP)
@@ -48,7 +55,7 @@ run: setup
 # in their own process, so the suites run as separate pytest processes. The end-to-end suites run
 # on the template's default catalog store (aurora), then the integration suite on DynamoDB
 # (--catalog-store, tests/conftest.py).
-test: setup check
+test: setup check $(BENCH_STAMP)
 	$(PY) -m pytest tests/unit -q
 	$(PY) -m pytest tests/integration tests/browser -q
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
@@ -61,7 +68,7 @@ test-e2e: setup
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
 
 lint: setup
-	$(PY) -m ruff check functions layers local tests benchmarks scripts
+	$(PY) -m ruff check functions layers local tests benchmarks scripts cli
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/cfn-lint template.yaml
 
 # The template as CI checks it: cfn-lint, SAM's own validation, and checkov, which fails on any
@@ -73,6 +80,15 @@ check: setup
 
 bench: setup
 	$(PY) benchmarks/bench_import.py
+
+$(BENCH_STAMP): requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench-load: setup $(BENCH_STAMP)
+	$(PY) benchmarks/bench_load.py $(ARGS)
 
 build: setup
 	PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(VENV)/bin/sam build
@@ -88,4 +104,4 @@ smoke: setup
 	$(PY) scripts/smoke.py --api "$(API)" --token "$(TOKEN)"
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local-data .aws-sam
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_VENV) node_modules .local-data .aws-sam

@@ -35,6 +35,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from . import identity, moto_patches, secrets_and_keys
 from . import template as tpl
 from .event_sources import SqsMapping, SqsPoller
+from .faults import FaultMiddleware, FaultPlan, Proxy
 from .http_api import HttpApiApp, Route, route_auth_from_template
 from .lambdas import FunctionRegistry, LocalFunction
 from .postgres import EmbeddedPostgres
@@ -104,7 +105,8 @@ def database_arns(stack: str, logical: str, props: dict | None = None) -> tuple[
 class LocalCloud:
     def __init__(self, *, data_dir: Path, api_port: int = 3000, aws_port: int = 4566, dynamodb_port: int = 4567,
                  rds_data_port: int | None = None, parameters: dict[str, Any] | None = None, stack: str = "catalog",
-                 host: str = "127.0.0.1", pollers_per_queue: int = 2, environment: dict[str, str] | None = None):
+                 host: str = "127.0.0.1", pollers_per_queue: int = 2, environment: dict[str, str] | None = None,
+                 faults: FaultPlan | None = None):
         self.data_dir = Path(data_dir)
         self.api_port, self.aws_port, self.dynamodb_port = api_port, aws_port, dynamodb_port
         self.host = host
@@ -129,6 +131,9 @@ class LocalCloud:
         self.postgres: EmbeddedPostgres | None = None
         self.database_name = self.database_user = None      # the cluster's DatabaseName and MasterUsername
         self._data_api: DataApi | None = None
+        # Fault injection (local/faults.py): a plan applied in the emulators' request paths; with
+        # one, DynamoDB is reached through a proxy in front of dynalite.
+        self.faults = faults if faults is not None else FaultPlan.from_environment()
 
     def _auth_parameters(self, template: dict) -> dict[str, str]:
         """The template's authorizer pointed at the local issuer (served on the API port), with the
@@ -227,11 +232,15 @@ class LocalCloud:
             raise RuntimeError("dynalite is not installed: run `make setup` (npm ci) first")
         path = self.data_dir / "dynamodb"
         path.mkdir(parents=True, exist_ok=True)
+        port = free_port() if self.faults is not None else self.dynamodb_port
         self._dynalite = subprocess.Popen(
-            ["node", str(cli), "--port", str(self.dynamodb_port), "--host", self.host, "--path", str(path)],
+            ["node", str(cli), "--port", str(port), "--host", self.host, "--path", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         atexit.register(self.stop)
-        wait_for_port(self.dynamodb_port, process=self._dynalite)
+        wait_for_port(port, process=self._dynalite)
+        if self.faults is not None:
+            self._serve(FaultMiddleware(Proxy(f"http://{self.host}:{port}"), self.faults, "dynamodb"),
+                        self.dynamodb_port)
 
     def _start_database(self, logical: str) -> None:
         """The Aurora cluster: an embedded PostgreSQL (data in <data_dir>/postgres) with the
@@ -255,7 +264,8 @@ class LocalCloud:
         self.postgres.ensure_database(database, owner=user)
         self._data_api = DataApi(resource_arn=cluster_arn, secret_arn=secret_arn, database=database,
                                  conninfo=lambda name: self.postgres.conninfo(name, user=user))
-        self._serve(self._data_api, self.rds_data_port)
+        self._serve(self._data_api if self.faults is None else FaultMiddleware(self._data_api, self.faults, "rds-data"),
+                    self.rds_data_port)
         log.info("database %s: PostgreSQL started in %.2fs, Data API at %s", identifier,
                  self.postgres.started_in, self.rds_data_endpoint)
 
@@ -265,7 +275,7 @@ class LocalCloud:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         app = _MotoWithLambda(DomainDispatcherApplication(create_backend_app), self.functions)
-        self._serve(app, self.aws_port)
+        self._serve(app if self.faults is None else FaultMiddleware(app, self.faults), self.aws_port)
 
     def _start_http(self) -> None:
         """The HTTP API (its routes guarded as the template's Auth says), the page, and the local issuer

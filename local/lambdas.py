@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -35,35 +36,112 @@ class LambdaContext:
         return max(0, int((self._deadline + self.timeout_seconds - time.monotonic()) * 1000))
 
 
+_invocation = threading.local()
+
+
+def _powertools_resolver_per_thread() -> None:
+    """Powertools' API resolver keeps the current event and Lambda context on its base class, for the
+    whole process: right in Lambda (one invocation per process at a time), wrong here, where every
+    function runs in this process. The resolver reads them through `self`; a property on the resolver
+    class gives each thread (each invocation) its own, set as `resolve` starts."""
+    try:
+        from aws_lambda_powertools.event_handler import api_gateway
+    except ImportError:
+        return
+    resolver = api_gateway.ApiGatewayResolver
+    if getattr(resolver, "_local_cloud_per_thread", False):
+        return
+
+    def per_thread(name: str) -> property:
+        def get(self):
+            try:
+                return getattr(_invocation, name)
+            except AttributeError:
+                return getattr(api_gateway.BaseRouter, name)
+
+        def set_(self, value):
+            setattr(_invocation, name, value)
+        return property(get, set_)
+
+    original = resolver.resolve
+
+    def resolve(self, event, context):
+        self.current_event = self._to_proxy_event(getattr(event, "raw_event", event))
+        self.lambda_context = context
+        return original(self, event, context)
+
+    resolver.current_event = per_thread("current_event")
+    resolver.lambda_context = per_thread("lambda_context")
+    resolver.resolve = resolve
+    resolver._local_cloud_per_thread = True
+
+
+# Loading a handler puts its folder on sys.path and may drop its sibling modules from sys.modules:
+# one load at a time, whichever function.
+_LOAD_LOCK = threading.Lock()
+
+
 @dataclass
 class LocalFunction:
+    """One function of the template. Like Lambda, it serves one invocation per execution environment at
+    a time: each invocation takes an idle environment (a loaded copy of the function's code) or loads
+    a new one (a cold start), so module-level state, such as the Powertools resolver's routing context,
+    is never shared by two invocations running at once. The environments share the layer's modules
+    (`catalog`) and the libraries, as threads of one process do; where a library keeps per-invocation
+    state process-wide (Powertools' current event), it is made per thread."""
     logical_id: str
     name: str
     code_dir: Path
     handler_spec: str
     memory: int
     timeout: int
-    _handler: Callable | None = None
+    _idle: list = field(default_factory=list, repr=False)
+    _environments: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def handler(self) -> Callable:
-        if self._handler is None:
-            module_file, function = self.handler_spec.rsplit(".", 1)
-            # Each function has its own app.py: load it under a unique module name, with its own
-            # folder first on the path for its sibling modules (e.g. the API's routers).
-            path = self.code_dir / (module_file.replace(".", "/") + ".py")
+    def _load(self) -> Callable:
+        module_file, function = self.handler_spec.rsplit(".", 1)
+        # Each function has its own app.py: load it under a unique module name, with its own
+        # folder first on the path for its sibling modules (e.g. the API's routers).
+        path = self.code_dir / (module_file.replace(".", "/") + ".py")
+        with _LOAD_LOCK:
+            _powertools_resolver_per_thread()
+            if self._environments:    # a new environment gets its own copy of the sibling modules too
+                folder = str(self.code_dir)
+                for name, loaded in list(sys.modules.items()):
+                    origin = getattr(loaded, "__file__", None)
+                    if isinstance(origin, str) and os.path.dirname(origin) == folder:
+                        del sys.modules[name]
             sys.path.insert(0, str(self.code_dir))
             try:
-                spec = importlib.util.spec_from_file_location(f"lambda_{self.logical_id}", path)
+                spec = importlib.util.spec_from_file_location(f"lambda_{self.logical_id}_{self._environments}", path)
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
             finally:
                 sys.path.remove(str(self.code_dir))
-            self._handler = getattr(module, function)
-        return self._handler
+            self._environments += 1
+        return getattr(module, function)
+
+    def handler(self) -> Callable:
+        """An idle environment's handler, loading the first one if there is none (preload)."""
+        with self._lock:
+            if self._idle:
+                return self._idle[-1]
+        handler = self._load()
+        with self._lock:
+            self._idle.append(handler)
+        return handler
 
     def invoke(self, event: Any) -> Any:
-        context = LambdaContext(self.name, self.memory, self.timeout)
-        return self.handler()(event, context)
+        with self._lock:
+            handler = self._idle.pop() if self._idle else None
+        if handler is None:
+            handler = self._load()
+        try:
+            return handler(event, LambdaContext(self.name, self.memory, self.timeout))
+        finally:
+            with self._lock:
+                self._idle.append(handler)
 
 
 class FunctionNotFound(LookupError):

@@ -46,10 +46,12 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory):
     from local.cloud import LocalCloud, free_port
+    from local.faults import FaultPlan
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     cloud = LocalCloud(data_dir=tmp_path_factory.mktemp("local-cloud"), api_port=free_port(),
                        aws_port=free_port(), dynamodb_port=free_port(), parameters=LOCAL_CLOUD_PARAMETERS,
-                       environment={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+                       environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
+                       faults=FaultPlan())          # none in force; tests set them (tests/integration/test_faults.py)
     cloud.start()
     yield cloud
     cloud.stop()

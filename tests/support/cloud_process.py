@@ -2,6 +2,7 @@
 tests that need a cloud with other template parameters than the session's."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -54,7 +55,8 @@ class PeakRss:
 class CloudProcess:
     """`python -m local` in its own process, as a user runs it; talked to over HTTP only."""
 
-    def __init__(self, data_dir: Path, parameters: dict):
+    def __init__(self, data_dir: Path, parameters: dict, environment: dict[str, str] | None = None):
+        """`environment`: variables added to the process's, e.g. LOCAL_FAULTS (local/faults.py)."""
         self.api_port, self.aws_port, self.dynamodb_port = free_port(), free_port(), free_port()
         self.rds_data_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -63,12 +65,22 @@ class CloudProcess:
                 "--data-dir", str(data_dir)]
         for name, value in parameters.items():
             args += ["--parameter", f"{name}={value}"]
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env={**os.environ, **(environment or {})})
         wait_for_port(self.api_port, timeout=120, process=self.process)
 
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=60)
+
+    def kill(self):
+        """SIGKILL, as a crash or a power cut ends it: no clean shutdown (dynalite and PostgreSQL,
+        its children, are ended by the kernel when it dies; this waits until they have)."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.kill()
+        self.process.wait(timeout=60)
+        _, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, f"children of the killed local cloud still running: {alive}"
 
     def client(self, service: str):
         port = {"dynamodb": self.dynamodb_port, "rds-data": self.rds_data_port}.get(service, self.aws_port)

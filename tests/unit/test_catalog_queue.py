@@ -130,3 +130,63 @@ def test_taking_the_lock_again_is_idempotent_for_its_holder(aws):
     assert lock.holder() == Holder("imp_a", IMPORT)
     lock.release("imp_a")
     assert lock.acquire("imp_b", IMPORT) is None
+
+
+def _execution(name: str) -> str:
+    """A RUNNING execution of the import machine in moto (which leaves executions running)."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    arn = machines.get("catalog-import") or sfn.create_state_machine(
+        name="catalog-import", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}),
+    )["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"]
+
+
+@pytest.fixture
+def every_read_asks(monkeypatch):
+    """Each close_if_execution_gone asks Step Functions (a container asks once per 30 s per import)."""
+    monkeypatch.setattr(lifecycle, "EXECUTION_CHECK_SECONDS", 0)
+
+
+def with_execution(import_id: str, arn: str) -> dict:
+    ImportStore("imports").transition(import_id, to="PROCESSING", allowed_from=("PROCESSING",),
+                                      values={"execution_arn": arn})
+    return ImportStore("imports").get(import_id)
+
+
+def test_an_import_whose_execution_is_gone_is_closed_when_read(queue, every_read_asks):
+    """The local cloud restarted (or the execution was deleted, aborted, timed out before its rule
+    ran): an import still PROCESSING would show as running forever and keep the catalog."""
+    lifecycle.run_plan(get_settings(), queued_import("imp_orphan"))
+    item = with_execution("imp_orphan", "arn:aws:states:us-east-1:123456789012:execution:catalog-import:imp_orphan")
+    closed = lifecycle.close_if_execution_gone(get_settings(), item)
+    assert closed["status"] == "FAILED" and closed["finished_at"]
+    assert closed["error"] == ("The import was interrupted: its workflow no longer exists before the import "
+                               "finished. Products written so far are kept and counted above; import the file "
+                               "again to complete it.")
+    assert CatalogLock("imports").holder() is None
+    events = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=_events_queue(),
+                                                                    MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["type"] for m in events] == ["upload.failed"]
+    assert lifecycle.close_if_execution_gone(get_settings(), closed) == closed       # ended: left as it is
+
+
+def _events_queue() -> str:
+    return boto3.client("sqs", region_name=REGION).get_queue_url(QueueName="events")["QueueUrl"]
+
+
+def test_an_import_whose_execution_runs_is_left_alone(queue, every_read_asks):
+    lifecycle.run_plan(get_settings(), queued_import("imp_alive"))
+    item = with_execution("imp_alive", _execution("imp_alive"))
+    assert lifecycle.close_if_execution_gone(get_settings(), item)["status"] == "PROCESSING"
+    assert CatalogLock("imports").holder() == Holder("imp_alive", IMPORT)
+
+
+def test_taking_over_a_lost_holders_lock_closes_the_lost_import(queue):
+    lifecycle.run_plan(get_settings(), queued_import("imp_lost_holder"))
+    with_execution("imp_lost_holder", "arn:aws:states:us-east-1:123456789012:execution:catalog-import:imp_lost_holder")
+    lifecycle.run_plan(get_settings(), queued_import("imp_next_one"))
+    assert CatalogLock("imports").holder() == Holder("imp_next_one", IMPORT)
+    lost = ImportStore("imports").get("imp_lost_holder")
+    assert lost["status"] == "FAILED" and lost["error"].startswith("The import was interrupted")

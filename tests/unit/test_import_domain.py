@@ -2,10 +2,13 @@
 unchanged rows, counters counted once."""
 from __future__ import annotations
 
+import io
 import json
 
 import boto3
 import pytest
+from botocore.exceptions import IncompleteReadError
+from botocore.response import StreamingBody
 
 from catalog.imports import lifecycle
 from catalog.imports import planner as planner_module
@@ -165,11 +168,11 @@ def test_an_upload_that_never_arrives_is_closed_once_its_link_expired(pipeline_a
     store.create("imp_7", status="PENDING", source="api", bucket="uploads", key="incoming/imp_7/a.csv",
                  file_name="a.csv")
     fresh = store.get("imp_7")
-    assert lifecycle.expire_abandoned_upload(get_settings(), fresh)["status"] == "PENDING"
+    assert lifecycle.close_if_abandoned(get_settings(), fresh)["status"] == "PENDING"
     boto3.client("dynamodb").update_item(TableName="imports", Key={"id": {"S": "imp_7"}},
                                          UpdateExpression="SET created_at = :t",
                                          ExpressionAttributeValues={":t": {"S": "2020-01-01T00:00:00.000000Z"}})
-    expired = lifecycle.expire_abandoned_upload(get_settings(), store.get("imp_7"))
+    expired = lifecycle.close_if_abandoned(get_settings(), store.get("imp_7"))
     assert expired["status"] == "FAILED"
     assert expired["error"] == "The file never arrived: the upload link expired"
     view = lifecycle.progress(expired)
@@ -234,3 +237,36 @@ def test_a_chunk_of_an_import_that_does_not_exist_writes_nothing(pipeline_aws):
     boto3.client("dynamodb").delete_item(TableName="imports", Key={"id": {"S": "imp_gone"}})
     assert process_chunk(get_settings(), chunk) == {"index": 0, "skipped": "UNKNOWN"}
     assert scan_products() == {}
+
+
+def test_a_read_dropped_mid_range_is_resumed_where_it_stopped(pipeline_aws, monkeypatch):
+    """The connection drops while a range's body streams (after the SDK call returned, so the SDK's
+    retries never see it): the planner asks for the rest of the range, not the whole file again,
+    and plans as if nothing happened; a range that keeps dropping fails after RANGE_ATTEMPTS GETs."""
+    key = put(CSV)
+    whole = manifest(plan_import("imp_d1", "uploads", key, chunk_rows=3, max_bytes=10_000))
+    s3 = planner_module.client("s3")
+    real_get, ranges = s3.get_object, []
+
+    def dropping(times):
+        def get_object(**kwargs):
+            response = real_get(**kwargs)
+            ranges.append(kwargs["Range"])
+            if len(ranges) > 1 and len(ranges) <= 1 + times:       # the sniff reads whole; then `times` drops
+                data = response["Body"].read()
+                response["Body"] = StreamingBody(io.BytesIO(data[:len(data) // 2]), len(data))
+            return response
+        return get_object
+
+    monkeypatch.setattr(s3, "get_object", dropping(1))
+    resumed = manifest(plan_import("imp_d2", "uploads", key, chunk_rows=3, max_bytes=10_000))
+    fields = ("start", "end", "first_line", "first_row", "rows", "skip")
+    assert [[c[f] for f in fields] for c in resumed] == [[c[f] for f in fields] for c in whole]
+    half = len(CSV) // 2
+    assert ranges == [f"bytes=0-{len(CSV) - 1}"] * 2 + [f"bytes={half}-{len(CSV) - 1}"]     # sniff, read, rest
+
+    ranges.clear()
+    monkeypatch.setattr(s3, "get_object", dropping(planner_module.RANGE_ATTEMPTS))
+    with pytest.raises(IncompleteReadError):
+        plan_import("imp_d3", "uploads", key, chunk_rows=3, max_bytes=10_000)
+    assert len(ranges) == 1 + planner_module.RANGE_ATTEMPTS

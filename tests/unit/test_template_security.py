@@ -234,7 +234,10 @@ def test_alarms_cover_every_dead_letter_queue_state_machine_the_functions_and_th
     for metric in ("Errors", "Throttles"):
         (alarm,) = [t for t in text.values() if f'"MetricName": "{metric}"' in t and "AWS/Lambda" in t]
         for name in FUNCTIONS:
-            assert f'"Ref": "{name}"' in alarm, (metric, name)
+            # The planner's errors include CatalogBusy, raised by design while another import runs
+            # (the machine retries it); its real failures fail the execution (ExecutionsFailed).
+            if (metric, name) != ("Errors", "PlanImportFunction"):
+                assert f'"Ref": "{name}"' in alarm, (metric, name)
     assert any('"5xx"' in t and "AWS/ApiGateway" in t for t in text.values())
     subscription = RESOURCES["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -60,6 +62,11 @@ _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_c
                     "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
+EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
+                  "written so far are kept and counted above; import the file again to complete it.")
+EXECUTION_CHECK_SECONDS = 30        # how often one container asks whether an active import's execution still runs
+_execution_checked: dict[str, float] = {}     # import id -> when this container last asked
+_execution_checked_lock = threading.Lock()
 
 
 @dataclass
@@ -142,6 +149,9 @@ def run_plan(settings: Settings, import_id: str) -> dict:
         raise CatalogBusy(holder.job_id)
     if holder and not lock.take_over(import_id, IMPORT, previous=holder.job_id):
         raise CatalogBusy(holder.job_id)
+    if holder:      # the previous holder's execution is gone: it will never end on its own
+        _close_lost(settings, holder.job_id, _execution_state((imports.get(holder.job_id) or {}).get("execution_arn")),
+                    NO_METRICS)
     if not imports.transition(import_id, to=PLANNING, allowed_from=(QUEUED, PLANNING),
                               values={"started_at": now_iso()}):
         lock.release(import_id)
@@ -161,15 +171,52 @@ def _holder_gone(imports: ImportStore, holder_id: str) -> bool:
     """Whether the import holding the catalog can no longer give it back: its execution ended
     (timed out, aborted, or ended without reaching the step that releases)."""
     arn = (imports.get(holder_id) or {}).get("execution_arn")
-    if not arn:
-        return False
+    return bool(arn) and _execution_state(arn) != "RUNNING"
+
+
+def _execution_state(arn: str) -> str | None:
+    """The Step Functions execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED), or
+    None when it does not exist."""
     try:
-        status = client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        return client("stepfunctions").describe_execution(executionArn=arn)["status"]
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
-            return True
+            return None
         raise
-    return status != "RUNNING"
+
+
+def close_if_execution_gone(settings: Settings, item: dict, metrics: MetricsSink = NO_METRICS) -> dict:
+    """An import still marked active whose execution no longer runs (it was aborted, timed out
+    before its timeout rule ran, or was lost with the service that ran it) would stay active
+    forever: close it as FAILED with a readable message, give the catalog back if it holds it, and
+    tell subscribers (upload.failed). Lazily, when the import is read; each container asks Step
+    Functions about one import at most every EXECUTION_CHECK_SECONDS. Returns the item as it is now."""
+    if item.get("status") not in ACTIVE or item["status"] == PENDING or not item.get("execution_arn"):
+        return item
+    now = time.monotonic()
+    with _execution_checked_lock:
+        if now - _execution_checked.get(item["id"], float("-inf")) < EXECUTION_CHECK_SECONDS:
+            return item
+        if len(_execution_checked) > 10_000:
+            _execution_checked.clear()
+        _execution_checked[item["id"]] = now
+    state = _execution_state(item["execution_arn"])
+    if state == "RUNNING":
+        return item
+    return _close_lost(settings, item["id"], state, metrics)
+
+
+def _close_lost(settings: Settings, import_id: str, state: str | None, metrics: MetricsSink) -> dict:
+    imports = ImportStore(settings.imports_table)
+    how = "no longer exists" if state is None else f"ended ({state})"
+    if imports.transition(import_id, to=FAILED, allowed_from=ACTIVE,
+                          values={"error": EXECUTION_GONE.format(state=how), "finished_at": now_iso()}):
+        CatalogLock(settings.imports_table).release(import_id)
+        item = imports.get(import_id)
+        record_end(metrics, item, IMPORTS_FAILED)
+        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
+        return item
+    return imports.get(import_id) or {"id": import_id, "status": "UNKNOWN"}
 
 
 def summary(item: dict) -> dict:
@@ -264,11 +311,12 @@ def cancel(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS
     return item
 
 
-def expire_abandoned_upload(settings: Settings, item: dict) -> dict:
-    """A PENDING import whose upload link has expired will never get its file: close it as FAILED
-    (lazily, when it is read) so it stops looking active."""
+def close_if_abandoned(settings: Settings, item: dict) -> dict:
+    """An import that can no longer end on its own is closed as FAILED, lazily, when it is read:
+    a PENDING one whose upload link has expired (its file will never arrive), or an active one
+    whose execution no longer runs (close_if_execution_gone). Returns the item as it is now."""
     if item.get("status") != PENDING:
-        return item
+        return close_if_execution_gone(settings, item)
     age = (parse_iso(now_iso()) - parse_iso(item["created_at"])).total_seconds()
     if age <= settings.upload_url_seconds + 60:
         return item
@@ -276,6 +324,9 @@ def expire_abandoned_upload(settings: Settings, item: dict) -> dict:
         item["id"], to=FAILED, allowed_from=(PENDING,),
         values={"error": "The file never arrived: the upload link expired", "finished_at": now_iso()})
     return ImportStore(settings.imports_table).get(item["id"]) or item
+
+
+expire_abandoned_upload = close_if_abandoned    # the name functions/api/imports_routes.py calls it by
 
 
 def progress(item: dict, now: str | None = None) -> dict:

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+from botocore.exceptions import ConnectionClosedError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
 from catalog.imports.csvfile import BOM, iter_records, parse_header, split_lines
 from catalog.imports.errors import BadFileError
 from catalog.imports.rows import ProductRow, RowReader, is_blank
@@ -21,6 +23,10 @@ from catalog.shared.gc_pause import gc_paused
 READ_BLOCK = 8 * 1024 * 1024
 RANGE_BYTES = 64 * 1024 * 1024      # one GET per range: a dropped connection re-reads one range, not the file
 SNIFF_BYTES = 4096
+RANGE_ATTEMPTS = 4                  # GETs per range when the connection drops mid-body
+# What a connection dropped while the body streams raises (after the SDK call has returned, so the
+# SDK's own retries never see it).
+DROPPED = (IncompleteReadError, ResponseStreamingError, ReadTimeoutError, ConnectionClosedError)
 
 
 @dataclass
@@ -38,12 +44,26 @@ def manifest_key_for(import_id: str) -> str:
     return f"imports/{import_id}/manifest.json"
 
 
+def read_range(s3, bucket: str, key: str, etag: str, start: int, end: int) -> Iterator[bytes]:
+    """Bytes start..end-1 of the object (checked against `etag`) in blocks. A connection dropped
+    mid-body is resumed where it stopped, with a new GET of the rest (RANGE_ATTEMPTS in all)."""
+    position, attempts = start, 0
+    while position < end:
+        attempts += 1
+        body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={position}-{end - 1}")["Body"]
+        try:
+            for block in body.iter_chunks(READ_BLOCK):
+                position += len(block)
+                yield block
+        except DROPPED:
+            if attempts >= RANGE_ATTEMPTS:
+                raise
+
+
 def read_blocks(s3, bucket: str, key: str, etag: str, size: int) -> Iterator[bytes]:
     """The object's bytes in blocks, read range by range, each range checked against `etag`."""
     for start in range(0, size, RANGE_BYTES):
-        body = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag,
-                             Range=f"bytes={start}-{min(start + RANGE_BYTES, size) - 1}")["Body"]
-        yield from body.iter_chunks(READ_BLOCK)
+        yield from read_range(s3, bucket, key, etag, start, min(start + RANGE_BYTES, size))
 
 
 def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int,
@@ -58,7 +78,7 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     if size > max_bytes:
         raise BadFileError(f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes")
 
-    sniff = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes=0-{SNIFF_BYTES - 1}")["Body"].read()
+    sniff = b"".join(read_range(s3, bucket, key, etag, 0, min(SNIFF_BYTES, size)))
     if sniff.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise BadFileError("the file is UTF-16 encoded; save it as UTF-8 CSV")
     if b"\x00" in sniff:
