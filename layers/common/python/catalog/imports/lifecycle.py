@@ -58,8 +58,8 @@ from catalog.shared.metrics import (
 from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
-_INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn", "bucket", "error_report_key", "columns",
-                    "planned_duplicates")
+_INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
+                    "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
