@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from catalog.imports import chunks as chunks_module
 from tests.support.auth import api_session
 from tests.support.cloud import all_products, clear_catalog, upload_via_api, wait_for_import
 
@@ -203,4 +205,50 @@ def test_dropped_files_are_checked_and_api_errors_shown(local_cloud, web_page: P
     drop("huge.csv", max_bytes + 1, "text/csv")  # the API refuses it (413) before anything is uploaded
     expect(error).to_contain_text("limit")
     expect(page.locator("#current-import")).to_be_hidden()
+    assert page.js_errors == []
+
+
+def test_the_chunk_grid_follows_the_distributed_map(local_cloud, web_page: Page, tmp_path: Path, monkeypatch):
+    """Chunks held while they write show as running, the others as pending; a chunk whose first
+    attempt dies after its work shows as retried once the retry succeeds; at the end every square
+    is done. All from the progress poll."""
+    page = web_page
+    path = tmp_path / "five-chunks.csv"
+    rows = "\n".join(f"GRID-{n},Grid {n},{n}.00" for n in range(4500))     # ChunkRows 1000: 5 chunks
+    path.write_text(f"sku,name,price\n{rows}\n", encoding="utf-8")
+    gate, attempts = threading.Event(), []
+    store_of = chunks_module.catalog_store
+
+    def store_that_waits(settings):      # the functions run in this process: hold them mid-chunk
+        store = store_of(settings)
+        write = store.write_chunk
+        store.write_chunk = lambda *args, **kwargs: (gate.wait(timeout=120), write(*args, **kwargs))[1]
+        return store
+
+    def last_chunk_dies_once(invoke, event):
+        attempts.append(event["index"])
+        result = invoke(event)
+        if event["index"] == 4 and attempts.count(4) == 1:
+            raise RuntimeError("injected: the first attempt of the last chunk dies after its work")
+        return result
+
+    monkeypatch.setattr(chunks_module, "catalog_store", store_that_waits)
+    local_cloud.functions.wrap("ProcessChunkFunction", last_chunk_dies_once)
+    try:
+        page.locator("#file-input").set_input_files(str(path))
+        grid = page.get_by_test_id("chunk-grid")
+        expect(grid.locator(".chunk")).to_have_count(5, timeout=60_000)
+        expect(grid.locator('.chunk[data-state="running"]')).to_have_count(4, timeout=60_000)   # concurrency 4
+        expect(grid.locator('.chunk[data-state="pending"]')).to_have_count(1)
+        expect(page.locator("#chunk-count")).to_contain_text("5 chunks: ")
+        expect(page.locator("#chunk-count")).to_contain_text("4 running")
+        expect(page.locator("#chunk-count")).to_contain_text("1 pending")
+        gate.set()
+        expect(page.locator("#summary")).to_have_attribute("data-status", "SUCCEEDED", timeout=120_000)
+    finally:
+        gate.set()
+        local_cloud.functions.wrap("ProcessChunkFunction", None)
+    states = [grid.locator(".chunk").nth(i).get_attribute("data-state") for i in range(5)]
+    assert states == ["done"] * 4 + ["retried"], states
+    expect(page.locator("#chunk-count")).to_have_text("5 chunks: 4 done, 1 retried")
     assert page.js_errors == []

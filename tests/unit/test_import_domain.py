@@ -188,6 +188,57 @@ def test_a_file_read_in_many_ranges_plans_as_one_read(pipeline_aws, monkeypatch)
     assert [[c[f] for f in fields] for c in ranged] == [[c[f] for f in fields] for c in whole]
 
 
+def test_the_chunk_map_shows_each_chunk_as_its_attempts_left_it(pipeline_aws, monkeypatch):
+    from catalog.imports import chunks as chunks_module
+    from catalog.imports.progress import chunk_map
+    monkeypatch.setenv("CHUNK_ROWS", "3")
+    get_settings.cache_clear()
+    key = put(CSV)
+    start("imp_map", key)
+    lifecycle.run_plan(get_settings(), "imp_map")
+    chunks = manifest(plan_import("imp_map", "uploads", key, chunk_rows=3, max_bytes=10_000))
+    assert len(chunks) == 3
+    imports = ImportStore("imports")
+    assert lifecycle.progress(imports.get("imp_map"))["chunk_map"] == "ppp"
+
+    process_chunk(get_settings(), chunks[0])
+    original = chunks_module.errors_csv
+    monkeypatch.setattr(chunks_module, "errors_csv", lambda errors: (_ for _ in ()).throw(RuntimeError("S3 down")))
+    with pytest.raises(RuntimeError):
+        process_chunk(get_settings(), chunks[2])         # chunk 2 has bad rows: writing their report fails
+    assert lifecycle.progress(imports.get("imp_map"))["chunk_map"] == "dpf"
+    monkeypatch.setattr(chunks_module, "errors_csv", original)
+    process_chunk(get_settings(), chunks[2])             # the retry succeeds
+    assert chunk_map(imports.get("imp_map")) == "dpR"
+
+    seen_while_writing = []
+    store_of = chunks_module.catalog_store
+
+    def watching_store(settings):
+        store = store_of(settings)
+        write = store.write_chunk
+        store.write_chunk = lambda *a, **k: (seen_while_writing.append(chunk_map(imports.get("imp_map"))),
+                                             write(*a, **k))[1]
+        return store
+
+    monkeypatch.setattr(chunks_module, "catalog_store", watching_store)
+    process_chunk(get_settings(), chunks[1])
+    assert seen_while_writing == ["drR"]                 # running while it writes
+    view = lifecycle.progress(imports.get("imp_map"))
+    assert view["chunk_map"] == "ddR" and view["chunks_done"] == 3
+    assert not {"started_chunks", "failed_chunks", "retried_chunks", "done_chunks"} & set(view)
+
+
+def test_a_chunk_of_an_import_that_does_not_exist_writes_nothing(pipeline_aws):
+    key = put(CSV)
+    start("imp_gone", key)
+    lifecycle.run_plan(get_settings(), "imp_gone")
+    chunk = manifest(plan_import("imp_gone", "uploads", key, chunk_rows=4, max_bytes=10_000))[0]
+    boto3.client("dynamodb").delete_item(TableName="imports", Key={"id": {"S": "imp_gone"}})
+    assert process_chunk(get_settings(), chunk) == {"index": 0, "skipped": "UNKNOWN"}
+    assert scan_products() == {}
+
+
 def test_a_read_dropped_mid_range_is_resumed_where_it_stopped(pipeline_aws, monkeypatch):
     """The connection drops while a range's body streams (after the SDK call returned, so the SDK's
     retries never see it): the planner asks for the rest of the range, not the whole file again,

@@ -107,6 +107,38 @@ export function setupUpload(listeners = {}) {
         ? "calculating…" : formatDuration(item.eta_seconds);
     }
     els.elapsed.textContent = item.started_at ? formatDuration(item.elapsed_seconds) : "—";
+    renderChunks(item.chunk_map || "");
+  }
+
+  // One square per chunk of the distributed Map, from the import's `chunk_map` (one letter per
+  // chunk, already in the progress poll): p pending, r running, d done, R retried, f failed.
+  const CHUNK_STATES = {p: "pending", r: "running", d: "done", R: "retried", f: "failed"};
+
+  function renderChunks(map) {
+    const view = $("chunk-view");
+    const grid = $("chunk-grid");
+    view.hidden = !map;
+    if (!map) return;
+    while (grid.children.length > map.length) grid.lastChild.remove();
+    while (grid.children.length < map.length) {
+      const cell = document.createElement("span");
+      cell.className = "chunk";
+      grid.append(cell);
+    }
+    const counts = {};
+    [...map].forEach((letter, index) => {
+      const state = CHUNK_STATES[letter] || "pending";
+      counts[state] = (counts[state] || 0) + 1;
+      const cell = grid.children[index];
+      if (cell.dataset.state !== state) {
+        cell.className = `chunk chunk--${letter}`;
+        cell.dataset.state = state;
+        cell.title = `chunk ${index + 1}: ${state}`;
+      }
+    });
+    const parts = Object.entries(counts).map(([state, n]) => `${formatNumber(n)} ${state}`);
+    $("chunk-count").textContent = `${formatNumber(map.length)} chunks: ${parts.join(", ")}`;
+    grid.setAttribute("aria-label", $("chunk-count").textContent);
   }
 
   function setSummaryValue(testid, text) {

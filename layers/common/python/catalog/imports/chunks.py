@@ -49,7 +49,19 @@ def process_chunk(settings: Settings, chunk: dict) -> dict:
     status = imports.status_of(import_id)
     if status in (CANCELLED, FAILED):
         return {"index": index, "skipped": status}
+    if status is None:      # no such import (its item is gone): write nothing for it
+        return {"index": index, "skipped": "UNKNOWN"}
 
+    try:
+        return _process(settings, imports, chunk)
+    except Exception:
+        imports.chunk_failed(import_id, index)      # the grid shows it; the state machine retries
+        raise
+
+
+def _process(settings: Settings, imports: ImportStore, chunk: dict) -> dict:
+    import_id, index = chunk["import_id"], chunk["index"]
+    imports.chunk_started(import_id, index)
     s3 = client("s3")
     data = s3.get_object(Bucket=chunk["bucket"], Key=chunk["key"],
                          Range=f"bytes={chunk['start']}-{chunk['end'] - 1}",

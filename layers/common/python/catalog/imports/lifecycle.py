@@ -34,6 +34,7 @@ from catalog.imports.progress import (
     SUCCEEDED,
     TERMINAL,
     ImportStore,
+    chunk_map,
     import_id_for_object,
 )
 from catalog.products.catalogs import catalog_store
@@ -57,8 +58,8 @@ from catalog.shared.metrics import (
 from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
-_INTERNAL_FIELDS = ("done_chunks", "kind", "execution_arn", "bucket", "error_report_key", "columns",
-                    "planned_duplicates")
+_INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
+                    "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
@@ -339,6 +340,8 @@ def progress(item: dict, now: str | None = None) -> dict:
     view = {k: v for k, v in item.items() if k not in _INTERNAL_FIELDS}
     if item["status"] != QUEUED:
         view.pop("waiting_for", None)       # only a queued import waits for another
+    if item.get("total_chunks"):
+        view["chunk_map"] = chunk_map(item)
     view.update(percent=round(100.0 * done / total, 1) if total else (100.0 if item["status"] == SUCCEEDED else 0.0),
                 elapsed_seconds=round(seconds, 3), rows_per_second=round(rate, 1),
                 eta_seconds=round(remaining, 1) if remaining is not None else None)

@@ -3,6 +3,10 @@
 Counters are only ever changed with ADD in a single UpdateItem that also records the
 chunk's index in `done_chunks`, conditioned on the index not being there yet, so a retried
 chunk cannot count twice. History is served by the `history` index (kind, created_at).
+
+Each chunk attempt also marks its index in `started_chunks` (and, for a retry, `retried_chunks`;
+for an attempt that raised, `failed_chunks`): from these sets `chunk_map` draws the page's grid of
+chunks, with no read per chunk.
 """
 from __future__ import annotations
 
@@ -21,6 +25,29 @@ ACTIVE = (PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING)
 KIND = "import"
 COUNTERS = ("rows_processed", "bytes_processed", "created", "updated", "unchanged", "failed",
             "duplicates", "chunks_done")
+
+
+# One letter per chunk, in chunk order (the page's grid of the distributed Map's chunks).
+CHUNK_PENDING, CHUNK_RUNNING, CHUNK_DONE, CHUNK_RETRIED, CHUNK_FAILED = "p", "r", "d", "R", "f"
+
+
+def chunk_map(item: dict) -> str:
+    """`p` pending, `r` running, `d` done, `R` done or running again after a failed attempt,
+    `f` failed (its last attempt raised)."""
+    total = int(item.get("total_chunks") or 0)
+    done, started, failed, retried = ({int(i) for i in item.get(name) or ()} for name in
+                                      ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks"))
+    letters = []
+    for index in range(total):
+        if index in done:
+            letters.append(CHUNK_RETRIED if index in retried else CHUNK_DONE)
+        elif index in failed:
+            letters.append(CHUNK_FAILED)
+        elif index in started:
+            letters.append(CHUNK_RETRIED if index in retried else CHUNK_RUNNING)
+        else:
+            letters.append(CHUNK_PENDING)
+    return "".join(letters)
 
 
 def new_import_id() -> str:
@@ -85,6 +112,28 @@ class ImportStore:
             UpdateExpression="ADD " + ", ".join(adds),
             ConditionExpression="attribute_exists(id) AND NOT contains(done_chunks, :i)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values))
+
+    # --- the chunk map (what the page's grid shows) -------------------------------------
+    def chunk_started(self, import_id: str, chunk_index: int) -> bool:
+        """Marks an attempt of a chunk as started; True when an earlier attempt had started it (a
+        retry: the chunk leaves `failed_chunks` and joins `retried_chunks`)."""
+        index = {":i": {"NS": [str(chunk_index)]}}
+        old = self.ddb.update_item(TableName=self.table, Key={"id": {"S": import_id}},
+                                   UpdateExpression="ADD started_chunks :i", ExpressionAttributeValues=index,
+                                   ReturnValues="ALL_OLD").get("Attributes", {})
+        if str(chunk_index) not in old.get("started_chunks", {}).get("NS", []):
+            return False
+        self.ddb.update_item(TableName=self.table, Key={"id": {"S": import_id}},
+                             UpdateExpression="ADD retried_chunks :i DELETE failed_chunks :i",
+                             ExpressionAttributeValues=index)
+        return True
+
+    def chunk_failed(self, import_id: str, chunk_index: int) -> None:
+        """An attempt of the chunk raised (the state machine may retry it)."""
+        conditional(lambda: self.ddb.update_item(TableName=self.table, Key={"id": {"S": import_id}},
+                                                 UpdateExpression="ADD failed_chunks :i",
+                                                 ConditionExpression="attribute_exists(id)",
+                                                 ExpressionAttributeValues={":i": {"NS": [str(chunk_index)]}}))
 
     def status_of(self, import_id: str) -> str | None:
         response = self.ddb.get_item(TableName=self.table, Key={"id": {"S": import_id}},
