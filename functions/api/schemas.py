@@ -121,6 +121,14 @@ class Import(BaseModel):
     finished_at: str = None
     error: str = Field(default=None, description="Why it failed or was cancelled, for people")
     error_report_url: str = Field(default=None, description="GET it for the bad-rows report")
+    request_id: str = Field(default=None, description="Quote it when reporting an internal failure")
+    waiting_for: str = Field(default=None, description="While QUEUED: the import holding the catalog, which "
+                                                       "this one waits for (one bulk change at a time)")
+    total_chunks: int = Field(default=None, description="Chunks the file was cut into")
+    chunks_done: int = Field(default=None, description="Chunks processed and counted")
+    chunk_map: str = Field(default=None, pattern="^[prdRf]*$",
+                           description="One letter per chunk, in order: p pending, r running, d done, "
+                                       "R done or running again after a failed attempt, f failed")
 
 
 class UploadForm(BaseModel):
