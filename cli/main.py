@@ -192,7 +192,14 @@ def run_import(api: Api, path: Path, *, wait: bool, max_bad_rows: Optional[int],
     with _import_progress(err) as bar:
         task = bar.add_task(import_id, total=None, **_progress_fields(item))
 
+        waits_told = set()
+
         def on_poll(current: dict) -> None:
+            waiting_for = current.get("waiting_for")
+            if current.get("status") == "QUEUED" and waiting_for and waiting_for not in waits_told:
+                waits_told.add(waiting_for)      # one bulk change of the catalog at a time (README Concurrency)
+                bar.console.print(f"Queued: import {waiting_for} holds the catalog; this one starts when it ends",
+                                  soft_wrap=True)
             total = current.get("total_rows") or None
             done = current.get("rows_processed") or 0
             if current.get("status") == "SUCCEEDED":

@@ -190,6 +190,18 @@ def test_an_import_cancelled_while_followed_exits_1(local_cloud, tmp_path):
     assert "CANCELLED" in out.export_text() and "Import CANCELLED" in err.export_text()
 
 
+def test_an_import_queued_behind_another_says_what_it_waits_for(local_cloud, tmp_path):
+    p = prefix()
+    big = write_csv(tmp_path, "first.csv", HEADER + "".join(f"{p}{i:05d},Item {i},,1.00,true\n" for i in range(30000)))
+    first = upload_via_api(local_cloud, big)
+    wait_until(lambda: get_import(local_cloud, first)["status"] == "PROCESSING", timeout=60, message="the first running")
+    small = write_csv(tmp_path, "second.csv", HEADER + f"{p}x,Second,,2.00,true\n")
+    result = run(local_cloud, "import", str(small), "--poll-interval", "0.2", "--timeout", "180")
+    assert result.exit_code == 0, result.output
+    assert f"Queued: import {first} holds the catalog; this one starts when it ends" in result.stderr
+    assert wait_for_import(local_cloud, first)["status"] == "SUCCEEDED"
+
+
 # --- the progress display ------------------------------------------------------------------------
 def test_progress_bars_show_bytes_rows_and_a_final_100_percent(local_cloud, tmp_path):
     p = prefix()
