@@ -81,13 +81,14 @@ def client_credentials_token(token_url: str, client_id: str, client_secret: str,
 
 @dataclass
 class Api:
-    """The HTTP API at `base`, with a bearer token from `token` (called once, on first use)."""
+    """The HTTP API at `base`, with a bearer token from `token` (called on first use, and again after a
+    401 when `refresh`)."""
     base: str
     token: Callable[[], str]
     timeout: float = 30
     refresh: bool = False       # token() can make a new token (client credentials): once more on a 401
     session: requests.Session = field(default_factory=requests.Session)
-    _bearer: str | None = None
+    _bearer: str | None = field(default=None, repr=False)     # never in a repr or a traceback
 
     def url(self, path: str) -> str:
         return f"{self.base.rstrip('/')}{path}"
