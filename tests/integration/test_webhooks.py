@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from catalog.shared import events
 from catalog.shared.settings import get_settings
@@ -301,3 +303,99 @@ def test_events_queue_redelivering_an_event_sends_it_once(hooks, local_cloud):
     assert any(event["id"] in json.dumps(e) for e in fanned)
     assert len(receiver.requests) == 1, attempts_by_id(receiver)
     assert [e["attempt"] for e in hooks.deliveries(endpoint["id"])] == [1]
+
+
+# --- endpoints edited while deliveries are in flight (README, "Concurrency") ----------------------
+# Each attempt uses the endpoint as it is when the attempt is made (read when its batch starts): a
+# retry goes to the new URL, signed with the secrets in force then; a disabled or deleted endpoint's
+# pending retries are dropped. An attempt already sent finishes as it began.
+@pytest.fixture
+def first_attempt_held():
+    """An answer for a receiver: 500, once the test has made its change (well within the 2 s
+    attempt timeout)."""
+    gate = threading.Event()
+    yield gate, lambda: (gate.wait(1.5), 500)[1]
+    gate.set()
+
+
+def change_during_first_attempt(hooks, receiver, endpoint, gate, change) -> dict:
+    event = events.publish(events.PRODUCT_UPDATED, {"sku": f"edit-{endpoint['id']}"})
+    wait_until(lambda: receiver.requests, message="first attempt in flight")
+    changed = change()
+    gate.set()
+    wait_until(lambda: changed.get("gone") or hooks.deliveries(endpoint["id"]), message="first attempt logged")
+    return event
+
+
+def test_url_changed_while_a_retry_waits_sends_the_retry_to_the_new_url(hooks, first_attempt_held):
+    gate, held = first_attempt_held
+    old, new = hooks.receiver([held]), hooks.receiver([200])
+    endpoint = hooks.endpoint(old.url)
+    change_during_first_attempt(hooks, old, endpoint, gate, lambda: hooks.http.patch(
+        f"{hooks.api}/webhooks/{endpoint['id']}", json={"url": new.url}, timeout=30).json())
+    wait_until(lambda: new.requests, message="retry at the new URL")
+    time.sleep(2.5)
+    assert (len(old.requests), len(new.requests)) == (1, 1)
+    assert old.requests[0]["headers"]["webhook-id"] == new.requests[0]["headers"]["webhook-id"]
+    verified(new, endpoint["secret"])
+    log = wait_until(lambda: (lambda items: items if len(items) == 2 else None)(hooks.deliveries(endpoint["id"])),
+                     message="two attempts logged")
+    assert [(e["attempt"], e["status_code"]) for e in reversed(log)] == [(1, 500), (2, 200)]
+
+
+def test_disabled_while_a_retry_waits_drops_the_retry(hooks, first_attempt_held):
+    gate, held = first_attempt_held
+    receiver = hooks.receiver([held, 200])
+    endpoint = hooks.endpoint(receiver.url)
+    change_during_first_attempt(hooks, receiver, endpoint, gate, lambda: hooks.http.patch(
+        f"{hooks.api}/webhooks/{endpoint['id']}", json={"enabled": False}, timeout=30).json())
+    time.sleep(3)                       # past the retry's 1 s delay
+    assert len(receiver.requests) == 1
+    assert [e["attempt"] for e in hooks.deliveries(endpoint["id"])] == [1]
+    # Enabled again: new events flow; the dropped delivery does not come back (Replay sends it)
+    hooks.http.patch(f"{hooks.api}/webhooks/{endpoint['id']}", json={"enabled": True}, timeout=30)
+    later = events.publish(events.PRODUCT_CREATED, {"sku": "after-enable"})
+    wait_until(lambda: len(receiver.requests) >= 2, message="delivered after enabling")
+    time.sleep(1.5)
+    assert len(receiver.requests) == 2 and json.loads(receiver.requests[1]["body"])["data"] == later["data"]
+
+
+def test_deleted_while_a_retry_waits_drops_the_retry_and_stays_deleted(hooks, first_attempt_held):
+    gate, held = first_attempt_held
+    receiver = hooks.receiver([held, 200])
+    endpoint = hooks.endpoint(receiver.url)
+
+    def delete() -> dict:
+        assert hooks.http.delete(f"{hooks.api}/webhooks/{endpoint['id']}", timeout=30).status_code == 204
+        return {"gone": True}
+    change_during_first_attempt(hooks, receiver, endpoint, gate, delete)
+    time.sleep(3)
+    assert len(receiver.requests) == 1
+    # the attempt's statistics, written after it, did not bring the endpoint back
+    assert hooks.http.get(f"{hooks.api}/webhooks/{endpoint['id']}", timeout=30).status_code == 404
+    listed = hooks.http.get(f"{hooks.api}/webhooks", timeout=30).json()
+    assert endpoint["id"] not in json.dumps(listed)
+
+
+def test_secret_rotated_while_a_retry_waits_signs_the_retry_with_the_new_secret(hooks, first_attempt_held):
+    gate, held = first_attempt_held
+    receiver = hooks.receiver([held, 200])
+    endpoint = hooks.endpoint(receiver.url)
+    rotated = {}
+
+    def rotate() -> dict:
+        response = hooks.http.post(f"{hooks.api}/webhooks/{endpoint['id']}/rotate-secret", timeout=30)
+        assert response.status_code == 200, response.text
+        rotated.update(response.json())
+        return rotated
+    change_during_first_attempt(hooks, receiver, endpoint, gate, rotate)
+    wait_until(lambda: len(receiver.requests) >= 2, message="retry delivered")
+    first, retry = receiver.requests[:2]
+    assert first["headers"]["webhook-id"] == retry["headers"]["webhook-id"]
+    Webhook(endpoint["secret"]).verify(first["body"], first["headers"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(rotated["secret"]).verify(first["body"], first["headers"])   # sent before the rotation
+    Webhook(rotated["secret"]).verify(retry["body"], retry["headers"])       # the new secret signs the retry
+    Webhook(endpoint["secret"]).verify(retry["body"], retry["headers"])      # and the old one, in its grace period
+    time.sleep(1.5)
+    assert len(receiver.requests) == 2
