@@ -80,12 +80,26 @@ def cancel_import(import_id: Annotated[str, Path(max_length=80)]):
     return _view(item)
 
 
-@router.get("/imports/<import_id>/errors", summary="Download the bad-rows report (redirect to a signed URL)", tags=TAGS,
-            responses=responses(302, ReportLink, "Redirect to the report (CSV)", 404, 422,
-                                headers={"Location": "Signed URL of the report"}))
+@router.get("/imports/<import_id>/errors", tags=TAGS,
+            summary="Download the bad-rows report: a redirect to a signed URL, or the URL itself (200) when the "
+                    "request accepts JSON only",
+            responses={**responses(302, ReportLink, "Redirect to the report (CSV)", 404, 422,
+                                   headers={"Location": "Signed URL of the report"}),
+                       200: {"description": "The signed URL (Accept: application/json): a browser page that "
+                                            "fetches with its token opens it without a cross-origin redirect",
+                             "content": {"application/json": {"model": ReportLink}}}})
 def import_errors(import_id: Annotated[str, Path(max_length=80)]):
     item = _found(import_id)
     if not item.get("error_report_key"):
         raise NoErrorReport()
     url = uploads.report_url(item["bucket"], item["error_report_key"], f"errors-{import_id}.csv")
+    if _accepts_json_only(router.current_event.headers.get("accept") or ""):
+        return Response(200, "application/json", {"url": url})
     return Response(302, "application/json", {"url": url}, headers={"Location": url})
+
+
+def _accepts_json_only(accept: str) -> bool:
+    """A fetch from the page (Accept: application/json) gets the URL; a browser link, curl or a
+    script (*/*, text/csv or nothing) gets the redirect."""
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()}
+    return types == {"application/json"}

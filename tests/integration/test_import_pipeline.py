@@ -87,6 +87,13 @@ def test_error_report_lists_every_bad_row(local_cloud, sample_csv):
     assert rows[2][3:] == ["ABC-1012", "Desk Lamp", "LED", "not-a-price", "true"]
     assert rows[4][2] == "must not be negative"
 
+    # The page fetches with its token and asks for JSON: the signed URL itself, no cross-origin redirect.
+    as_json = api_session(local_cloud, "reader").get(local_cloud.api_url + item["error_report_url"],
+                                                     headers={"Accept": "application/json"}, allow_redirects=False,
+                                                     timeout=30)
+    assert as_json.status_code == 200 and "location" not in as_json.headers
+    assert requests.get(as_json.json()["url"], timeout=30).content == report.content
+
 
 def test_generated_file_last_row_wins_and_reimport_writes_nothing(empty_catalog, generated_20k):
     cloud = empty_catalog
