@@ -153,9 +153,10 @@ class Api:
     def error_report(self, import_id: str) -> Iterator[bytes]:
         """The bad-rows report's bytes, through the API's 302 to a signed URL (fetched without the
         bearer token: the URL carries its own signature)."""
-        response = self.request("GET", f"/imports/{quote(import_id, safe='')}/errors", expected=(302,),
+        # 302 with Location; a client that accepts JSON only gets 200 {url} (the page's fetch): either will do.
+        response = self.request("GET", f"/imports/{quote(import_id, safe='')}/errors", expected=(200, 302),
                                 allow_redirects=False)
-        location = response.headers.get("Location") or response.json().get("url")
+        location = response.headers.get("Location") or response.json()["url"]
         try:
             report = requests.get(location, stream=True, timeout=self.timeout)
         except requests.RequestException as error:
