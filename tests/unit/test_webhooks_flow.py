@@ -198,16 +198,18 @@ def test_hanging_receiver_does_not_delay_others(env, httpserver):
         batch_seconds = time.monotonic() - started
         assert count == 10 and failed == []
         assert len(arrivals) == 5 and len(hanging.requests) == 5
-        assert max(arrivals) - started < 0.8, "healthy deliveries waited for the hanging one"
-        assert 0.9 < batch_seconds < 3                        # the batch ends at the 1 s timeout
+        # Ordering, not speed: every healthy delivery arrived while the hanging attempts were still
+        # open (they wait out the 1 s timeout), and the batch ended only after that timeout.
+        assert max(arrivals) < min(r["at"] for r in hanging.requests) + 1.0, \
+            "healthy deliveries waited for the hanging one"
+        assert batch_seconds >= 0.9
         assert env.store.get(slow["id"])["slow_until"] > time.time()
 
         # Later events: the hanging endpoint's deliveries go to the slow lane; the main lane stays fast.
         fan_out(env, *[events.envelope(events.PRODUCT_CREATED, {"n": i}) for i in range(5, 10)])
         assert {m["endpoint_id"] for m in queued(env, "slow")} == {slow["id"]}
-        started = time.monotonic()
         pump(env, env.urls["deliveries"], env.deliver)
-        assert time.monotonic() - started < 0.8 and len(arrivals) == 10
+        assert len(arrivals) == 10 and len(hanging.requests) == 5     # the main lane never tried it again
     finally:
         hanging.stop()
 
