@@ -43,7 +43,7 @@ def _found(import_id: str) -> dict:
 
 
 def _view(item: dict) -> dict:
-    item = lifecycle.expire_abandoned_upload(get_settings(), item)
+    item = lifecycle.close_if_abandoned(get_settings(), item)
     view = lifecycle.progress(item)
     if item.get("error_report_key"):
         view["error_report_url"] = f"/imports/{item['id']}/errors"

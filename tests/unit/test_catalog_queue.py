@@ -163,8 +163,7 @@ def test_an_import_whose_execution_is_gone_is_closed_when_read(queue, every_read
     closed = lifecycle.close_if_execution_gone(get_settings(), item)
     assert closed["status"] == "FAILED" and closed["finished_at"]
     assert closed["error"] == ("The import was interrupted: its workflow no longer exists before the import "
-                               "finished. Products written so far are kept and counted above; import the file "
-                               "again to complete it.")
+                               "finished. Products written so far are kept; import the file again to complete it.")
     assert CatalogLock("imports").holder() is None
     events = boto3.client("sqs", region_name=REGION).receive_message(QueueUrl=_events_queue(),
                                                                     MaxNumberOfMessages=10).get("Messages", [])

@@ -5,6 +5,7 @@ run_plan            state "Plan"    -> manifest in S3, totals on the item
 finish              state "Finish"  -> error report, SUCCEEDED, upload.completed
 fail                state "MarkFailed" -> FAILED with a readable message, upload.failed
 cancel              API             -> CANCELLED; chunks not yet started skip themselves
+close_if_abandoned  API read        -> FAILED when the upload never came or the execution no longer runs
 
 The call that moves an import to its end (SUCCEEDED, FAILED, CANCELLED) records it in the metrics
 sink its caller passes: once per import, however often a step is retried.
@@ -63,7 +64,7 @@ _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_c
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
-                  "written so far are kept and counted above; import the file again to complete it.")
+                  "written so far are kept; import the file again to complete it.")
 EXECUTION_CHECK_SECONDS = 30        # how often one container asks whether an active import's execution still runs
 _execution_checked: dict[str, float] = {}     # import id -> when this container last asked
 _execution_checked_lock = threading.Lock()
@@ -324,9 +325,6 @@ def close_if_abandoned(settings: Settings, item: dict) -> dict:
         item["id"], to=FAILED, allowed_from=(PENDING,),
         values={"error": "The file never arrived: the upload link expired", "finished_at": now_iso()})
     return ImportStore(settings.imports_table).get(item["id"]) or item
-
-
-expire_abandoned_upload = close_if_abandoned    # the name functions/api/imports_routes.py calls it by
 
 
 def progress(item: dict, now: str | None = None) -> dict:
