@@ -72,7 +72,7 @@ def test_the_document_states_the_token_and_every_answer(api):
             if "requestBody" in operation:
                 assert {"400", "415"} <= set(answers), (method, path)
     assert successes["POST /products"] == ["201"] and successes["POST /imports"] == ["201"]
-    assert successes["DELETE /products"] == ["202"] and successes["GET /imports/{import_id}/errors"] == ["302"]
+    assert successes["DELETE /products"] == ["202"] and sorted(successes["GET /imports/{import_id}/errors"]) == ["200", "302"]
     assert successes["DELETE /webhooks/{endpoint_id}"] == ["204"]
     assert document["paths"]["/webhooks/{endpoint_id}"]["delete"]["responses"]["204"].get("content", {}) == {}
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
