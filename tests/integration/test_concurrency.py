@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests.support.auth import api_session
-from tests.support.cloud import all_products, clear_catalog, get_import, store_name, upload_via_api, wait_for_import
+from tests.support.cloud import all_products, clear_catalog, get_import, store_name, upload_via_api, wait_for_import, wait_until
 
 
 @pytest.fixture
@@ -55,15 +54,6 @@ def held_chunks(local_cloud):
     local_cloud.functions.wrap("ProcessChunkFunction", None)
 
 
-def wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_two_overlapping_imports_started_together_queue_and_count_exactly(empty_catalog, tmp_path):
     cloud = empty_catalog
     http = api_session(cloud)
@@ -95,7 +85,7 @@ def test_a_product_written_through_the_api_during_an_import(empty_catalog, tmp_p
     http = api_session(cloud)
     assert http.post(f"{cloud.api_url}/products", json={"sku": "sku-00001", "name": "Before"}, timeout=30).status_code == 201
     import_id = upload_via_api(cloud, write_catalog(tmp_path / "c.csv", range(0, 2000), "File"))
-    wait_for(lambda: started)                          # a chunk is running: the import holds the catalog
+    wait_until(lambda: started, 60, "a chunk running")   # the import holds the catalog
 
     created = http.post(f"{cloud.api_url}/products", json={"sku": "SKU-00003", "name": "Api"}, timeout=30)
     patched = http.patch(f"{cloud.api_url}/products/sku-00001", json={"name": "Api edit"}, timeout=30)
@@ -125,7 +115,7 @@ def test_delete_all_during_an_import_is_refused(empty_catalog, tmp_path, held_ch
     cloud = empty_catalog
     gate, started = held_chunks
     import_id = upload_via_api(cloud, write_catalog(tmp_path / "d.csv", range(0, 1500), "D"))
-    wait_for(lambda: started)
+    wait_until(lambda: started, 60, "a chunk running")
     response = api_session(cloud).delete(f"{cloud.api_url}/products", timeout=30)
     assert response.status_code == 409 and import_id in response.json()["error"]
     gate.set()
@@ -153,7 +143,7 @@ def test_cancel_racing_the_last_chunk(empty_catalog, tmp_path):
         cancelled = api_session(cloud).post(f"{cloud.api_url}/imports/{import_id}/cancel", timeout=30)
         release.set()
         assert cancelled.status_code == 200, cancelled.text
-        wait_for(lambda: len(results) == 3, timeout=120)   # the last chunk was already running: it finishes
+        wait_until(lambda: len(results) == 3, 120, "every chunk returned")   # the last one was running: it finishes
     finally:
         release.set()
         cloud.functions.wrap("ProcessChunkFunction", None)

@@ -20,6 +20,7 @@ import requests
 
 from tests.conftest import LOCAL_CLOUD_PARAMETERS
 from tests.support.auth import api_session
+from tests.support.cloud import get_import, wait_until
 from tests.support.cloud_process import CloudProcess
 
 ROWS = 3000
@@ -44,22 +45,6 @@ def upload(cloud, path: Path) -> str:
                              timeout=60)
     assert sent.status_code in (200, 201, 204), sent.text
     return body["import"]["id"]
-
-
-def get_import(cloud, import_id: str) -> dict:
-    response = api_session(cloud, "reader").get(f"{cloud.api_url}/imports/{import_id}", timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def wait_for(predicate, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{message} not met after {timeout}s")
 
 
 def catalog(cloud) -> tuple[dict[str, dict], int]:
@@ -93,8 +78,8 @@ def test_killed_mid_import_then_restarted_closes_the_import_and_frees_the_catalo
     try:
         path = write_catalog(tmp_path / "killed.csv", range(ROWS), "Killed")
         import_id = upload(first, path)
-        held = wait_for(lambda: (lambda i: i if i["chunks_done"] == 1 else None)(get_import(first, import_id)),
-                        timeout=90, message="chunk 0 counted")
+        held = wait_until(lambda: (lambda i: i if i["chunks_done"] == 1 else None)(get_import(first, import_id)),
+                          timeout=90, message="chunk 0 counted")
         assert held["status"] == "PROCESSING" and held["total_chunks"] == 3
         time.sleep(1)                       # chunk 1 is waiting for its bytes
     finally:
@@ -117,7 +102,7 @@ def test_killed_mid_import_then_restarted_closes_the_import_and_frees_the_catalo
         # The catalog is free: importing the file again runs at once (not QUEUED behind the lost
         # import) and completes it; products from the first attempt keep their ids and created_at.
         again = upload(second, path)
-        done = wait_for(lambda: (lambda i: i if i["status"] in ("SUCCEEDED", "FAILED") else None)(
+        done = wait_until(lambda: (lambda i: i if i["status"] in ("SUCCEEDED", "FAILED") else None)(
             get_import(second, again)), timeout=120, message="the second import ended")
         assert done["status"] == "SUCCEEDED", done
         assert (done["created"], done["updated"], done["unchanged"]) == (2000, 0, 1000)
