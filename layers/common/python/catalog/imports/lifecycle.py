@@ -144,15 +144,16 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     holder = lock.acquire(import_id, IMPORT)
     if holder and holder.kind == DELETE_ALL:
         raise ImportRefused(REFUSED_DURING_DELETE_ALL)
-    if holder and not _holder_gone(imports, holder.job_id):
-        # One import at a time per catalog: this one waits, queued (the state machine retries).
-        imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,), values={"waiting_for": holder.job_id})
-        raise CatalogBusy(holder.job_id)
-    if holder and not lock.take_over(import_id, IMPORT, previous=holder.job_id):
-        raise CatalogBusy(holder.job_id)
-    if holder:      # the previous holder's execution is gone: it will never end on its own
-        _close_lost(settings, holder.job_id, _execution_state((imports.get(holder.job_id) or {}).get("execution_arn")),
-                    NO_METRICS)
+    if holder:
+        arn = (imports.get(holder.job_id) or {}).get("execution_arn")
+        state = _execution_state(arn) if arn else "RUNNING"     # no execution known yet: it is starting
+        if state == "RUNNING":
+            # One import at a time per catalog: this one waits, queued (the state machine retries).
+            imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,), values={"waiting_for": holder.job_id})
+            raise CatalogBusy(holder.job_id)
+        if not lock.take_over(import_id, IMPORT, previous=holder.job_id):
+            raise CatalogBusy(holder.job_id)
+        _close_lost(settings, holder.job_id, state, NO_METRICS)    # its execution ended: it never will
     if not imports.transition(import_id, to=PLANNING, allowed_from=(QUEUED, PLANNING),
                               values={"started_at": now_iso()}):
         lock.release(import_id)
@@ -166,13 +167,6 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     })
     return {"import_id": import_id, "bucket": item["bucket"], "manifest_key": plan.manifest_key,
             "chunk_count": plan.chunk_count, "max_concurrency": settings.chunk_concurrency}
-
-
-def _holder_gone(imports: ImportStore, holder_id: str) -> bool:
-    """Whether the import holding the catalog can no longer give it back: its execution ended
-    (timed out, aborted, or ended without reaching the step that releases)."""
-    arn = (imports.get(holder_id) or {}).get("execution_arn")
-    return bool(arn) and _execution_state(arn) != "RUNNING"
 
 
 def _execution_state(arn: str) -> str | None:

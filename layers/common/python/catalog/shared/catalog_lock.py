@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
 from catalog.shared.aws import client
 from catalog.shared.clock import iso_in, now_iso
-from catalog.shared.dynamo import is_conditional_failure
+from catalog.shared.dynamo import conditional
 
 LOCK_ID = "catalog#lock"
 HELD, IDLE = "RUNNING", "IDLE"
@@ -50,50 +48,30 @@ class CatalogLock:
     def acquire(self, job_id: str, kind: str) -> Holder | None:
         """Takes the lock for `job_id` (again, if it holds it already: a retried step): None when
         taken, else the job holding it."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": LOCK_ID}},
-                UpdateExpression="SET job_id = :j, holder_kind = :k, #s = :held, started_at = :now, stale_at = :stale",
-                ConditionExpression="attribute_not_exists(id) OR #s <> :held OR stale_at < :now OR job_id = :j",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":j": {"S": job_id}, ":k": {"S": kind}, ":held": {"S": HELD},
-                                           ":now": {"S": now_iso()}, ":stale": {"S": iso_in(LOCK_SECONDS[kind])}})
+        if self._take(job_id, kind, "attribute_not_exists(id) OR #s <> :held OR stale_at < :now OR job_id = :j"):
             return None
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return self.holder() or Holder("unknown", kind)
-            raise
+        return self.holder() or Holder("unknown", kind)
 
     def take_over(self, job_id: str, kind: str, previous: str) -> bool:
         """Takes the lock from `previous`, a holder known to be gone (its execution ended without
         giving the lock back): False when someone else took it meanwhile."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": LOCK_ID}},
-                UpdateExpression="SET job_id = :j, holder_kind = :k, started_at = :now, stale_at = :stale",
-                ConditionExpression="job_id = :previous AND #s = :held",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":j": {"S": job_id}, ":k": {"S": kind}, ":previous": {"S": previous},
-                                           ":held": {"S": HELD}, ":now": {"S": now_iso()},
-                                           ":stale": {"S": iso_in(LOCK_SECONDS[kind])}})
-            return True
-        except ClientError as error:
-            if is_conditional_failure(error):
-                return False
-            raise
+        return self._take(job_id, kind, "job_id = :previous AND #s = :held", {":previous": {"S": previous}})
+
+    def _take(self, job_id: str, kind: str, condition: str, values: dict | None = None) -> bool:
+        return conditional(lambda: self.ddb.update_item(
+            TableName=self.table, Key={"id": {"S": LOCK_ID}},
+            UpdateExpression="SET job_id = :j, holder_kind = :k, #s = :held, started_at = :now, stale_at = :stale",
+            ConditionExpression=condition, ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":j": {"S": job_id}, ":k": {"S": kind}, ":held": {"S": HELD},
+                                       ":now": {"S": now_iso()}, ":stale": {"S": iso_in(LOCK_SECONDS[kind])},
+                                       **(values or {})}))
 
     def release(self, job_id: str) -> None:
         """Releases the lock if `job_id` holds it (a no-op otherwise)."""
-        try:
-            self.ddb.update_item(TableName=self.table, Key={"id": {"S": LOCK_ID}},
-                                 UpdateExpression="SET #s = :idle, finished_at = :now",
-                                 ConditionExpression="job_id = :j",
-                                 ExpressionAttributeNames={"#s": "status"},
-                                 ExpressionAttributeValues={":idle": {"S": IDLE}, ":now": {"S": now_iso()},
-                                                            ":j": {"S": job_id}})
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+        conditional(lambda: self.ddb.update_item(
+            TableName=self.table, Key={"id": {"S": LOCK_ID}}, UpdateExpression="SET #s = :idle, finished_at = :now",
+            ConditionExpression="job_id = :j", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":idle": {"S": IDLE}, ":now": {"S": now_iso()}, ":j": {"S": job_id}}))
 
     def running_import(self) -> str | None:
         """The id of an import that is queued or running (recent ones only), or None: an import
