@@ -14,6 +14,9 @@
 - S3: a ranged GetObject read the whole object and then sliced it. Chunk workers each read their
   own byte range of one upload, so a 500k-row import read the 78 MB upload once per chunk (about
   4 GB of copying inside the one local-cloud process). A ranged GET now reads only its range.
+- Step Functions: each Lambda task built a new boto3 client (and a new connection) to invoke its
+  function: about 20 ms of CPU per task, a second of an import's 500k rows in the one local-cloud
+  process. The Lambda client is built once per region and reused (boto3 clients are thread-safe).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ def apply() -> None:
     _patch_sqs()
     _patch_module_listing()
     _patch_s3_ranged_get()
+    _patch_step_functions_lambda_client()
     _applied = True
 
 
@@ -49,6 +53,22 @@ def _patch_state_machine_copy() -> None:
         return clone
 
     StateMachineInstance.__deepcopy__ = deepcopy_without_executions
+
+
+def _patch_step_functions_lambda_client() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    build = lambda_eval_utils.boto_client_for
+    clients: dict[tuple[str, str], object] = {}
+    lock = threading.Lock()
+
+    def reused_client(region: str, service: str, state_credentials=None):
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = build(region=region, service=service, state_credentials=state_credentials)
+            return clients[(region, service)]
+
+    lambda_eval_utils.boto_client_for = reused_client
 
 
 def _patch_module_listing() -> None:

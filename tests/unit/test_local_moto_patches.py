@@ -164,3 +164,13 @@ def test_whole_and_unservable_range_gets_answer_the_whole_object(s3):
     with pytest.raises(ClientError) as error:
         s3.get_object(Bucket="uploads", Key="k", Range=f"bytes={SIZE}-")
     assert error.value.response["Error"]["Code"] == "InvalidRange"
+
+
+def test_step_functions_reuses_one_lambda_client_per_region():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    moto_patches.apply()
+    first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+    assert lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda") is first
+    other = lambda_eval_utils.boto_client_for(region="eu-west-1", service="lambda")
+    assert other is not first and other.meta.region_name == "eu-west-1"
