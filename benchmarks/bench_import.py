@@ -6,7 +6,10 @@
 Prints: the chunk processor's pure-CPU rate (parse, validate, dedupe, marshal; no I/O; median of
 --cpu-runs), the floor, the end-to-end import and re-import times through the real entry points
 (API -> presigned POST -> S3 -> SQS -> Step Functions -> Lambdas -> the catalog store), a check of
-every stored product against its last row, and the peak RSS of the local cloud's processes.
+every stored product against its last row, then a preview (dry run) of the same file over the
+imported catalog and an export of the whole catalog (GET /products/export until its job has
+SUCCEEDED, the CSV downloaded and its rows counted), each as a ratio to the import of the same
+run, and the peak RSS of the local cloud's processes.
 
 The floor, per store:
 - dynamodb: BatchWriteItem of the same distinct items straight into an empty table of the same
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import boto3
 import psycopg
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common" / "python")]
@@ -45,6 +49,7 @@ from catalog.shared.gc_pause import gc_paused  # noqa: E402
 from local import template as tpl  # noqa: E402
 from local.cloud import database_arns  # noqa: E402
 from local.postgres import EmbeddedPostgres  # noqa: E402
+from tests.support.auth import api_session  # noqa: E402
 from tests.support.cloud import upload_via_api, wait_for_import  # noqa: E402
 from tests.support.cloud_process import STACK, CloudProcess, PeakRss, free_port, wait_for_port  # noqa: E402
 
@@ -213,6 +218,25 @@ def check_products(cloud: CloudProcess, expected: dict[str, tuple]) -> tuple[int
     return stored, len(expected.keys() - seen), wrong
 
 
+def run_export(cloud: CloudProcess) -> tuple[float, int, int]:
+    """GET /products/export, then its job polled until it ends: (seconds, rows in the CSV, bytes).
+    The download and the row count are not timed."""
+    http = api_session(cloud, "reader")
+    started = time.perf_counter()
+    response = http.get(f"{cloud.api_url}/products/export", timeout=30)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    while job["status"] not in ("SUCCEEDED", "FAILED"):
+        time.sleep(0.2)
+        job = http.get(f"{cloud.api_url}/products/exports/{job['id']}", timeout=30).json()
+    seconds = time.perf_counter() - started
+    if job["status"] != "SUCCEEDED":
+        raise SystemExit(f"export failed: {job.get('error')}")
+    body = requests.get(job["download_url"], timeout=300).content
+    rows = sum(1 for _ in csv.reader(io.StringIO(body.decode("utf-8"), newline=""))) - 1
+    return seconds, rows, len(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", choices=("aurora", "dynamodb"), default="aurora",
@@ -280,6 +304,18 @@ def main() -> None:
             again_seconds = time.perf_counter() - started
             print(f"re-import: {again['status']} in {again_seconds:.1f} s; unchanged {again['unchanged']:,}, "
                   f"created {again['created']:,}, updated {again['updated']:,}")
+
+            started = time.perf_counter()
+            preview = wait_for_import(cloud, upload_via_api(cloud, csv_path, mode="preview"), timeout=3600)
+            preview_seconds = time.perf_counter() - started
+            print(f"preview (dry run over the imported catalog): {preview['status']} in {preview_seconds:.1f} s; "
+                  f"would create {preview['created']:,}, update {preview['updated']:,}, leave {preview['unchanged']:,} "
+                  f"unchanged; preview / re-import = {preview_seconds / again_seconds:.2f}, "
+                  f"preview / import = {preview_seconds / first_seconds:.2f}")
+
+            export_seconds, export_rows, export_bytes = run_export(cloud)
+            print(f"export of the whole catalog: {export_rows:,} rows, {export_bytes / 1e6:.1f} MB in {export_seconds:.1f} s "
+                  f"(job start to SUCCEEDED); export / import = {export_seconds / first_seconds:.2f}")
     finally:
         cloud.stop()
     print(f"peak memory of the local cloud (python -m local + dynalite + PostgreSQL): RSS summed "
