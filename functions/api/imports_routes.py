@@ -67,8 +67,8 @@ def _view(item: dict) -> dict:
                                                      "form (null with from_import)", 400, 404, 409, 413, 415, 422))
 def create_import(request: CreateImportRequest):
     if request.file_name is None and request.from_import is None:
-        raise Invalid("invalid request (file_name: is required, or from_import to use an uploaded file again)",
-                      {"file_name": "is required (or from_import, to use an uploaded file again)"})
+        raise Invalid("invalid request (file_name: is required; or give from_import to use an uploaded file again)",
+                      {"file_name": "is required"})
     if request.from_import is not None:
         item = lifecycle.start_again(get_settings(), request.from_import, request.mode)
         return Response(201, "application/json", {"import": _view(item), "upload": None})
