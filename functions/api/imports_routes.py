@@ -11,8 +11,8 @@ from catalog.imports import lifecycle, uploads
 from catalog.imports.errors import ImportNotFound, NoErrorReport
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
-from catalog.shared.errors import Invalid
 from catalog.shared.emf import handler_metrics
+from catalog.shared.errors import Invalid
 from catalog.shared.settings import get_settings
 
 router = Router()

@@ -62,26 +62,11 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def upload(cloud, path: Path, mode: str) -> dict:
-    """POST /imports with a mode, then the presigned POST. The created import."""
-    response = api_session(cloud).post(f"{cloud.api_url}/imports", timeout=30,
-                                       json={"file_name": path.name, "size": path.stat().st_size, "mode": mode})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    with path.open("rb") as f:
-        sent = requests.post(body["upload"]["url"], data=body["upload"]["fields"], files={"file": (path.name, f)},
-                             timeout=60)
-    assert sent.status_code in (200, 201, 204), sent.text
-    return body["import"]
-
-
 def test_a_preview_then_import_this_file_does_exactly_what_the_preview_said(cloud, captured_events, tmp_path):
     wait_for_import(cloud, upload_via_api(cloud, write(tmp_path, "base.csv", BASE)))
     before = all_products(cloud)
 
-    created = upload(cloud, write(tmp_path, "changed.csv", CHANGED), "preview")
-    assert created["mode"] == "preview"
-    preview = wait_for_import(cloud, created["id"])
+    preview = wait_for_import(cloud, upload_via_api(cloud, write(tmp_path, "changed.csv", CHANGED), mode="preview"))
     assert (preview["status"], preview["mode"]) == ("SUCCEEDED", "preview")
     assert all_products(cloud) == before                    # nothing written: ids, timestamps, values
     assert tuple(preview[k] for k in OUTCOME) == (2, 3, 1, 1, 1, 8)

@@ -10,7 +10,7 @@ import pytest
 
 from catalog.imports import lifecycle
 from catalog.imports.chunks import process_chunk
-from catalog.imports.progress import IMPORT, PREVIEW, QUEUED, SUCCEEDED, ImportStore
+from catalog.imports.progress import IMPORT_MODE, PREVIEW_MODE, QUEUED, SUCCEEDED, ImportStore
 from catalog.imports.rows import ProductRow
 from catalog.products import postgres
 from catalog.products.catalogs import catalog_store
@@ -84,12 +84,12 @@ def outcome(item: dict) -> tuple:
 
 
 def test_a_preview_writes_nothing_and_says_what_the_import_then_does(preview_aws):
-    run("imp_base", BASE, IMPORT)
+    run("imp_base", BASE, IMPORT_MODE)
     drain(preview_aws)
     before = catalog()
 
-    preview = run("imp_preview", CHANGED, PREVIEW)
-    assert preview["status"] == SUCCEEDED and preview["mode"] == PREVIEW
+    preview = run("imp_preview", CHANGED, PREVIEW_MODE)
+    assert preview["status"] == SUCCEEDED and preview["mode"] == PREVIEW_MODE
     assert catalog() == before                              # no product, id, timestamp or count moved
     assert drain(preview_aws) == []                         # no upload.completed, no product events
     assert outcome(preview) == (2, 4, 1, 1, 1, 9)
@@ -104,7 +104,7 @@ def test_a_preview_writes_nothing_and_says_what_the_import_then_does(preview_aws
     ]
     assert preview.get("error_report_key")                  # the bad row is reported as for an import
 
-    real = run("imp_real", CHANGED, IMPORT)
+    real = run("imp_real", CHANGED, IMPORT_MODE)
     assert outcome(real) == outcome(preview)
     assert catalog()[0] == before[0] + 2
     assert [e["type"] for e in drain(preview_aws)] == ["upload.completed"]
@@ -112,10 +112,10 @@ def test_a_preview_writes_nothing_and_says_what_the_import_then_does(preview_aws
 
 def test_the_sample_keeps_the_first_20_changes_in_file_order(preview_aws):
     rows = "".join(f"S-{i:03d},Name {i},,{i}.00,true\n" for i in range(40))
-    run("imp_many", ("sku,name,description,price,active\n" + rows).encode(), IMPORT)
+    run("imp_many", ("sku,name,description,price,active\n" + rows).encode(), IMPORT_MODE)
     changed = "".join(f"S-{i:03d},Name {i},,{i}.50,true\n" for i in range(40))
     # Chunks run last first: the merge still follows the file.
-    item = run("imp_many_preview", ("sku,name,description,price,active\n" + changed).encode(), PREVIEW,
+    item = run("imp_many_preview", ("sku,name,description,price,active\n" + changed).encode(), PREVIEW_MODE,
                chunk_order=lambda chunks: list(reversed(chunks)))
     assert item["updated"] == 40 and item["field_changes"]["price"] == 40
     assert [(s["sku"], s["old"], s["new"]) for s in item["sample_changes"]] == [
@@ -123,8 +123,8 @@ def test_the_sample_keeps_the_first_20_changes_in_file_order(preview_aws):
 
 
 def test_a_retried_preview_chunk_counts_once(preview_aws):
-    run("imp_base", BASE, IMPORT)
-    item = run("imp_retried", CHANGED, PREVIEW, twice=(0, 1, 2))
+    run("imp_base", BASE, IMPORT_MODE)
+    item = run("imp_retried", CHANGED, PREVIEW_MODE, twice=(0, 1, 2))
     assert outcome(item) == (2, 4, 1, 1, 1, 9)
     assert item["field_changes"] == {"sku": 1, "name": 1, "description": 1, "price": 2, "active": 1}
     assert len(item["sample_changes"]) == 6
@@ -140,7 +140,7 @@ def test_a_preview_into_an_empty_catalog_creates_every_valid_row_and_reads_nothi
             patch.setattr(store.store, "get_many", lambda *a, **k: pytest.fail("read the catalog"))
         preview = store.preview_chunk(winners, fresh=True)
     assert (preview.created, preview.updated, preview.unchanged, preview.sample) == (1, 0, 0, [])
-    item = run("imp_fresh", CHANGED, PREVIEW)
+    item = run("imp_fresh", CHANGED, PREVIEW_MODE)
     assert outcome(item) == (7, 0, 0, 1, 1, 9) and catalog()[0] == 0
     assert set(item["field_changes"].values()) == {0} and item["sample_changes"] == []
 
@@ -148,7 +148,7 @@ def test_a_preview_into_an_empty_catalog_creates_every_valid_row_and_reads_nothi
 @pytest.mark.parametrize("aws", ["aurora"], indirect=True)
 def test_a_postgres_preview_splits_requests_under_the_data_api_limit(preview_aws, monkeypatch):
     run("imp_many", ("sku,name,description,price,active\n"
-                     + "".join(f"S-{i:03d},Name {i},,1.00,true\n" for i in range(60))).encode(), IMPORT)
+                     + "".join(f"S-{i:03d},Name {i},,1.00,true\n" for i in range(60))).encode(), IMPORT_MODE)
     store = catalog_store(get_settings())
     calls = []
     original = store.db.one

@@ -7,7 +7,7 @@ import io
 import json
 
 from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
-from catalog.imports.progress import CANCELLED, FAILED, PREVIEW, ImportStore
+from catalog.imports.progress import CANCELLED, FAILED, PREVIEW_MODE, ImportStore
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
 from catalog.products.catalogs import catalog_store
 from catalog.shared.aws import client
@@ -76,7 +76,7 @@ def _process(settings: Settings, imports: ImportStore, chunk: dict) -> dict:
         winners, errors, duplicates = read_chunk(data, chunk)
 
     store = catalog_store(settings)
-    if chunk.get("mode") == PREVIEW:
+    if chunk.get("mode") == PREVIEW_MODE:
         return _preview(imports, store, s3, chunk, winners, errors, duplicates)
     # A first bulk load writes with the plan's time, so a retry rewrites exactly the same products.
     fresh = bool(chunk.get("fresh"))

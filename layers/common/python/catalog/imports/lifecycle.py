@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from catalog.imports.error_report import write_error_report
 from catalog.imports.chunks import sample_part_key
+from catalog.imports.error_report import write_error_report
 from catalog.imports.errors import (
     BadFileError,
     CatalogBusy,
@@ -42,10 +42,10 @@ from catalog.imports.progress import (
     CANCELLED,
     FAILED,
     FINALIZING,
-    IMPORT,
+    IMPORT_MODE,
     PENDING,
-    PREVIEW,
     PLANNING,
+    PREVIEW_MODE,
     PROCESSING,
     QUEUED,
     SUCCEEDED,
@@ -135,7 +135,7 @@ def _start_execution(settings: Settings, imports: ImportStore, import_id: str) -
     return StartOutcome(import_id, True)
 
 
-def start_again(settings: Settings, from_import: str, mode: str = IMPORT) -> dict:
+def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE) -> dict:
     """A new import (or preview) of the file an earlier import or preview uploaded, without a second
     upload: same bucket, key, file name; started at once. Its item, QUEUED."""
     imports = ImportStore(settings.imports_table)
@@ -156,7 +156,13 @@ def start_again(settings: Settings, from_import: str, mode: str = IMPORT) -> dic
     import_id = new_import_id()
     imports.create(import_id, status=QUEUED, source="api", bucket=earlier["bucket"], key=earlier["key"],
                    file_name=earlier["file_name"], size=head["ContentLength"], mode=mode, from_import=from_import)
-    _start_execution(settings, imports, import_id)
+    try:
+        _start_execution(settings, imports, import_id)
+    except Exception:
+        # No execution: nothing would ever end the item, so it ends here (the caller sees the error).
+        imports.transition(import_id, to=FAILED, allowed_from=(QUEUED,),
+                           values={"error": "The import could not be started; try again", "finished_at": now_iso()})
+        raise
     return imports.get(import_id)
 
 
@@ -181,7 +187,7 @@ def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: in
     import_id = import_id_for_object(bucket, key, version, event_time)
     created = imports.create(import_id, status=status, source="s3", bucket=bucket, key=key,
                              file_name=key.rsplit("/", 1)[-1], size=size,
-                             mode=PREVIEW if key.startswith(PREVIEW_PREFIX) else IMPORT, drop_folder=drop_folder(key))
+                             mode=PREVIEW_MODE if key.startswith(PREVIEW_PREFIX) else IMPORT_MODE, drop_folder=drop_folder(key))
     if created and values:
         imports.transition(import_id, to=status, allowed_from=(status,), values=values)
     return import_id, created
@@ -206,7 +212,7 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     if item["status"] not in (QUEUED, PLANNING):
         raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
     lock = CatalogLock(settings.imports_table)
-    preview = item.get("mode") == PREVIEW
+    preview = item.get("mode") == PREVIEW_MODE
     # A preview writes nothing, so it takes no lock (it never holds up an import, a delete-all or a
     # product write); it waits, as an import does, while another import or a delete-all holds the
     # catalog, so that it does not start against a half-written one.
@@ -230,7 +236,7 @@ def run_plan(settings: Settings, import_id: str) -> dict:
         raise BadFileError(f"the import is {imports.status_of(import_id)}, not waiting to be planned")
     plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
                        max_bytes=settings.max_upload_bytes,
-                       into_empty_catalog=catalog_store(settings).is_empty(), mode=item.get("mode") or IMPORT)
+                       into_empty_catalog=catalog_store(settings).is_empty(), mode=item.get("mode") or IMPORT_MODE)
     imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
@@ -287,7 +293,7 @@ def _close_lost(settings: Settings, import_id: str, state: str | None, metrics: 
 def _publish_end(event_type: str, item: dict, suffix: str) -> None:
     """upload.completed / upload.failed tell subscribers the catalog changed (or did not); a
     preview changes nothing, so it publishes neither."""
-    if item.get("mode") != PREVIEW:
+    if item.get("mode") != PREVIEW_MODE:
         events.publish(event_type, summary(item), event_id=f"evt_{item['id']}_{suffix}")
 
 
@@ -303,7 +309,7 @@ def record_end(metrics: MetricsSink, item: dict, outcome: str) -> None:
     """An import that just ended: its outcome (IMPORTS_SUCCEEDED, _FAILED or _CANCELLED), its rows
     (imported = created, updated or already identical; failed = bad rows) and how long it ran.
     A preview imports nothing: its outcome and the rows it read are metrics of their own."""
-    if item.get("mode") == PREVIEW:
+    if item.get("mode") == PREVIEW_MODE:
         metrics.add_metric(_PREVIEW_OUTCOMES[outcome], COUNT, 1)
         metrics.add_metric(ROWS_PREVIEWED, COUNT, int(item.get("rows_processed") or 0))
         return
@@ -335,7 +341,7 @@ def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS
     if done != total:
         raise IncompleteImportError(f"{total - done} of {total} chunks did not finish")
     imports.transition(import_id, to=FINALIZING, allowed_from=(PROCESSING, FINALIZING))
-    preview = item.get("mode") == PREVIEW
+    preview = item.get("mode") == PREVIEW_MODE
     if not preview:
         catalog_store(settings).import_finished(int(item.get("created") or 0) + int(item.get("updated") or 0))
     report = write_error_report(item["bucket"], import_id, item.get("columns", []))
@@ -436,7 +442,7 @@ def progress(item: dict, now: str | None = None) -> dict:
     rate = done / seconds if seconds > 0 else 0.0
     remaining = (total - done) / rate if rate > 0 and item["status"] not in TERMINAL else None
     view = {k: v for k, v in item.items() if k not in _INTERNAL_FIELDS}
-    view["mode"] = item.get("mode") or IMPORT       # items from before previews existed were imports
+    view["mode"] = item.get("mode") or IMPORT_MODE       # items from before previews existed were imports
     if item["status"] != QUEUED:
         view.pop("waiting_for", None)       # only a queued import waits for another
     if item.get("total_chunks"):

@@ -26,8 +26,8 @@ ACTIVE = (PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING)
 KIND = "import"
 COUNTERS = ("rows_processed", "bytes_processed", "created", "updated", "unchanged", "failed",
             "duplicates", "chunks_done")
-IMPORT, PREVIEW = "import", "preview"       # an import's mode: write the catalog, or only say what it would do
-MODES = (IMPORT, PREVIEW)
+IMPORT_MODE, PREVIEW_MODE = "import", "preview"       # an import's mode: write the catalog, or only say what it would do
+MODES = (IMPORT_MODE, PREVIEW_MODE)
 FIELD_CHANGES = "field_changes"             # a preview's counters per product field (a map, added to per chunk)
 
 
@@ -73,7 +73,7 @@ class ImportStore:
 
     # --- creation -----------------------------------------------------------------
     def create(self, import_id: str, *, status: str, source: str, bucket: str, key: str,
-               file_name: str, size: int | None = None, mode: str = IMPORT, **extra) -> bool:
+               file_name: str, size: int | None = None, mode: str = IMPORT_MODE, **extra) -> bool:
         """Creates the import item; False when it already exists (a duplicate delivery). `extra`:
         more fields recorded as they are (from_import, drop_folder), None ones left out."""
         values = {"id": import_id, "kind": KIND, "status": status, "source": source, "bucket": bucket,
@@ -81,7 +81,7 @@ class ImportStore:
                   **{k: v for k, v in extra.items() if v is not None}}
         for counter in COUNTERS:
             values[counter] = 0
-        if mode == PREVIEW:
+        if mode == PREVIEW_MODE:
             values[FIELD_CHANGES] = dict.fromkeys(PREVIEW_FIELDS, 0)     # record_chunk adds into it
         return conditional(lambda: self.ddb.put_item(TableName=self.table, Item=to_item(values),
                                                      ConditionExpression="attribute_not_exists(id)"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from catalog.imports.errors import UploadTooLarge
-from catalog.imports.progress import IMPORT, PENDING, ImportStore, new_import_id
+from catalog.imports.progress import IMPORT_MODE, PENDING, ImportStore, new_import_id
 from catalog.shared.aws import client
 from catalog.shared.settings import Settings
 
@@ -17,7 +17,7 @@ def safe_file_name(name: str) -> str:
     return cleaned[:120]
 
 
-def create_upload(settings: Settings, file_name: str, size: int | None, mode: str = IMPORT) -> tuple[dict, dict]:
+def create_upload(settings: Settings, file_name: str, size: int | None, mode: str = IMPORT_MODE) -> tuple[dict, dict]:
     """A PENDING import item (`mode`: import or preview) and the presigned POST that uploads its
     file; UploadTooLarge when the announced size is over the limit (the POST policy enforces it again)."""
     if size is not None and size > settings.max_upload_bytes:
