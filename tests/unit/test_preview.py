@@ -10,11 +10,13 @@ import pytest
 
 from catalog.imports import lifecycle
 from catalog.imports.chunks import process_chunk
+from catalog.imports.errors import CatalogBusy
 from catalog.imports.progress import IMPORT_MODE, PREVIEW_MODE, QUEUED, SUCCEEDED, ImportStore
 from catalog.imports.rows import ProductRow
 from catalog.products import postgres
 from catalog.products.catalogs import catalog_store
 from catalog.products.pages import ProductFilter
+from catalog.shared.catalog_lock import IMPORT, CatalogLock, Holder
 from catalog.shared.settings import get_settings
 
 BASE = (b"sku,name,description,price,active\n"
@@ -168,3 +170,55 @@ def test_a_dropped_files_first_folder_is_recorded_unless_it_is_an_import_id():
     assert lifecycle.drop_folder("incoming/erp/2026/catalog.csv") == "erp"
     assert lifecycle.drop_folder("preview/catalog.csv") is None
     assert lifecycle.drop_folder("incoming/imp_20260101T000000_0123456789ab/catalog.csv") is None
+
+
+def queued(import_id: str, body: bytes, mode: str) -> str:
+    key = f"incoming/{import_id}.csv"
+    boto3.client("s3").put_object(Bucket="uploads", Key=key, Body=body)
+    ImportStore("imports").create(import_id, status=QUEUED, source="s3", bucket="uploads", key=key,
+                                  file_name="c.csv", mode=mode)
+    return import_id
+
+
+def chunks_and_finish(import_id: str) -> dict:
+    key = f"imports/{import_id}/manifest.json"
+    for chunk in json.loads(boto3.client("s3").get_object(Bucket="uploads", Key=key)["Body"].read()):
+        process_chunk(get_settings(), chunk)
+    return lifecycle.finish(get_settings(), import_id)
+
+
+@pytest.mark.parametrize("aws", ["dynamodb"], indirect=True)
+def test_a_preview_waits_for_a_running_import_but_holds_no_lock_itself(preview_aws):
+    lifecycle.run_plan(get_settings(), queued("imp_first", BASE, IMPORT_MODE))
+    with pytest.raises(CatalogBusy, match="imp_first"):
+        lifecycle.run_plan(get_settings(), queued("imp_look", CHANGED, PREVIEW_MODE))
+    waiting = lifecycle.progress(ImportStore("imports").get("imp_look"))
+    assert (waiting["status"], waiting["waiting_for"], waiting["mode"]) == ("QUEUED", "imp_first", "preview")
+    chunks_and_finish("imp_first")
+
+    lifecycle.run_plan(get_settings(), "imp_look")
+    assert CatalogLock("imports").holder() is None          # planned and running, holding nothing
+    # An import arriving meanwhile is not kept waiting by the preview.
+    lifecycle.run_plan(get_settings(), queued("imp_next", CHANGED, IMPORT_MODE))
+    assert CatalogLock("imports").holder() == Holder("imp_next", IMPORT)
+    assert chunks_and_finish("imp_look")["status"] == SUCCEEDED
+    assert CatalogLock("imports").holder() == Holder("imp_next", IMPORT)    # the preview's end gives back nothing
+
+
+class Recorded:
+    def __init__(self):
+        self.metrics: dict[str, float] = {}
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self.metrics[name] = self.metrics.get(name, 0) + value
+
+
+@pytest.mark.parametrize("aws", ["dynamodb"], indirect=True)
+def test_a_preview_is_recorded_as_a_preview_not_as_imported_rows(preview_aws):
+    lifecycle.run_plan(get_settings(), queued("imp_look", CHANGED, PREVIEW_MODE))
+    key = "imports/imp_look/manifest.json"
+    for chunk in json.loads(boto3.client("s3").get_object(Bucket="uploads", Key=key)["Body"].read()):
+        process_chunk(get_settings(), chunk)
+    sink = Recorded()
+    lifecycle.finish(get_settings(), "imp_look", sink)
+    assert sink.metrics == {"PreviewsSucceeded": 1, "RowsPreviewed": 9}
