@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.cloud import all_products, clear_catalog, get_import, upload_via_api, wait_for_import
 
+SCREENSHOT = Path("/tmp/preview_page.png")
 BASE = ("sku,name,description,price,active\n"
         "W-1,Apple,red,1.00,true\n"
         "W-2,Pear,green,2.00,true\n"
@@ -50,6 +51,7 @@ def test_preview_then_import_this_file(local_cloud, web_page: Page, tmp_path: Pa
     expect(summary).to_have_attribute("data-status", "SUCCEEDED", timeout=120_000)
     expect(page.get_by_test_id("summary-heading")).to_contain_text("Preview")
     expect(page.get_by_test_id("summary-heading")).to_contain_text("nothing was written")
+    expect(page.locator("label[for='progress']")).to_have_text("Preview")
     assert summary_numbers(page) == {"created": 1, "updated": 2, "unchanged": 1, "failed": 1}
     expect(page.get_by_test_id("preview-field-price")).to_have_text("1")
     expect(page.get_by_test_id("preview-field-active")).to_have_text("1")
@@ -60,6 +62,7 @@ def test_preview_then_import_this_file(local_cloud, web_page: Page, tmp_path: Pa
     expect(changes.nth(1)).to_have_text(re.compile(r"3\s*W-2\s*Active\s*yes\s*no"))
     expect(page.get_by_test_id("summary-error-report")).to_be_visible()
     assert all_products(local_cloud) == before              # the preview wrote nothing
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     row = history_row(page, preview_id)
     expect(row).to_have_attribute("data-status", "SUCCEEDED", timeout=20_000)
@@ -71,6 +74,7 @@ def test_preview_then_import_this_file(local_cloud, web_page: Page, tmp_path: Pa
     expect(summary).to_have_attribute("data-status", "SUCCEEDED", timeout=120_000)
     expect(page.get_by_test_id("summary-heading")).to_have_text(re.compile(r"^Import finished"))
     expect(page.get_by_test_id("summary-preview")).to_be_hidden()
+    expect(page.locator("label[for='progress']")).to_have_text("Import")
     assert summary_numbers(page) == {"created": 1, "updated": 2, "unchanged": 1, "failed": 1}
     item = get_import(local_cloud, import_id)
     assert (item["mode"], item["from_import"], item["key"]) == ("import", preview_id, get_import(local_cloud, preview_id)["key"])

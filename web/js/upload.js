@@ -85,6 +85,7 @@ export function setupUpload(listeners = {}) {
 
   function renderProgress(item) {
     setPhase(item.status);
+    document.querySelector('label[for="progress"]').textContent = item.mode === "preview" ? "Preview" : "Import";
     const known = Boolean(item.total_rows) || isTerminal(item.status);
     if (known) {
       els.progress.value = item.percent ?? 0;
