@@ -1,6 +1,8 @@
 """`catalog`: the product-catalog importer from a terminal or CI, through its HTTP API only.
 
     catalog import products.csv                     upload, follow the import, print its summary
+    catalog import products.csv --preview           the same as a dry run: what it would change, nothing written
+    catalog import --from IMPORT_ID                 import the file an earlier import or preview uploaded
     catalog imports ls | show ID | cancel ID | errors ID --out bad.csv
     catalog products ls --sku AB- | get SKU | export --out catalog.csv
     catalog webhooks ls | add URL --events product.created | test ID | deliveries ID
@@ -170,17 +172,26 @@ def _progress_fields(item: dict) -> dict:
             "eta": _eta(item.get("eta_seconds")) if status not in TERMINAL else "0:00:00"}
 
 
-def run_import(api: Api, path: Path, *, wait: bool, max_bad_rows: Optional[int], out: Console, err: Console,
-               poll_interval: float = 1.0, timeout: Optional[float] = None, as_json: bool = False) -> int:
-    """`catalog import`: returns the exit code. Raises ApiError/ClientError."""
-    size = path.stat().st_size
-    created = api.create_import(path.name, size)
-    item, form = created["import"], created["upload"]
-    import_id = item["id"]
-    err.print(f"Import [bold]{import_id}[/bold] created for {escape(path.name)} ({size:,} bytes)")
-    with _upload_progress(err) as bar:
-        task = bar.add_task(path.name, total=size)
-        client.upload(form, path, lambda n: bar.advance(task, n))
+def run_import(api: Api, path: Optional[Path], *, wait: bool, max_bad_rows: Optional[int], out: Console,
+               err: Console, poll_interval: float = 1.0, timeout: Optional[float] = None, as_json: bool = False,
+               preview: bool = False, from_import: Optional[str] = None) -> int:
+    """`catalog import`: returns the exit code. Raises ApiError/ClientError. `preview`: a dry run;
+    `from_import`: no upload, the file that import uploaded is used again."""
+    mode = "preview" if preview else "import"
+    if from_import:
+        item = api.start_from(from_import, mode)["import"]
+        import_id = item["id"]
+        err.print(f"{mode.capitalize()} [bold]{import_id}[/bold] started from the file of {escape(from_import)} "
+                  f"({escape(item.get('file_name', ''))})")
+    else:
+        size = path.stat().st_size
+        created = api.create_import(path.name, size, mode)
+        item, form = created["import"], created["upload"]
+        import_id = item["id"]
+        err.print(f"{mode.capitalize()} [bold]{import_id}[/bold] created for {escape(path.name)} ({size:,} bytes)")
+        with _upload_progress(err) as bar:
+            task = bar.add_task(path.name, total=size)
+            client.upload(form, path, lambda n: bar.advance(task, n))
     if not wait:
         if as_json:
             out.print_json(data=item)
@@ -232,7 +243,10 @@ def print_summary(api: Api, item: dict, out: Console, as_json: bool = False) -> 
         out.print_json(data=item)
         return
     colour = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow"}.get(item["status"], "cyan")
-    out.print(f"Import {item['id']}: [bold {colour}]{item['status']}[/bold {colour}]", soft_wrap=True)
+    preview = item.get("mode") == "preview"
+    out.print(f"{'Preview' if preview else 'Import'} {item['id']}: [bold {colour}]{item['status']}[/bold {colour}]"
+              + (" (a dry run: nothing was written; the counts say what an import would do)" if preview else ""),
+              soft_wrap=True)
     table = Table()
     for name in ("rows", "created", "updated", "unchanged", "failed", "duplicates"):
         table.add_column(name, justify="right")
@@ -248,13 +262,42 @@ def print_summary(api: Api, item: dict, out: Console, as_json: bool = False) -> 
     if item.get("error_report_url"):
         out.print(f"Bad rows: {api.url(item['error_report_url'])}", soft_wrap=True)
         out.print(f"  catalog imports errors {item['id']} --out errors.csv", soft_wrap=True)
+    if preview:
+        print_preview(item, out)
+
+
+def print_preview(item: dict, out: Console) -> None:
+    """A preview's per-field change counts, its sample of changes (old -> new) and how to import the file."""
+    changes = item.get("field_changes") or {}
+    table = Table(title="Products that would change, per field", title_justify="left")
+    for name in changes:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{int(v or 0):,}" for v in changes.values()))
+    out.print(table)
+    sample = item.get("sample_changes") or []
+    if sample:
+        table = Table(title=f"First {len(sample)} changes", title_justify="left", box=box.SIMPLE_HEAD)
+        for name in ("line", "sku", "field", "old", "new"):
+            table.add_column(name, justify="right" if name == "line" else "left", overflow="fold")
+        for change in sample:
+            table.add_row(str(change["line"]), escape(change["sku"]), change["field"],
+                          escape(_cell(change["old"])), escape(_cell(change["new"])))
+        out.print(table)
+    if item["status"] == "SUCCEEDED":
+        out.print(f"Import this file: catalog import --from {item['id']}", soft_wrap=True)
 
 
 @app.command("import")
 @handled
 def import_command(
         ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file")],
+        file: Annotated[Optional[Path], typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                      help="The CSV file (not with --from)")] = None,
+        preview: Annotated[bool, typer.Option("--preview", help="A dry run: report what the import would change "
+                                                                "(counts, per field, a sample), write nothing")] = False,
+        from_import: Annotated[Optional[str], typer.Option("--from", metavar="IMPORT_ID",
+                                                           help="Use the file this import or preview uploaded "
+                                                                "(no upload), e.g. to import a previewed file")] = None,
         wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the import until it ends")] = True,
         max_bad_rows: Annotated[Optional[int], typer.Option(min=0, help="Exit 1 when more rows than this fail")] = None,
         poll_interval: Annotated[float, typer.Option(min=0.1, help="Seconds between progress reads")] = 1.0,
@@ -264,8 +307,11 @@ def import_command(
     its summary and the bad-rows link. Exit 1 when it ends FAILED or CANCELLED or has more bad rows than
     --max-bad-rows."""
     state = _state(ctx)
+    if (file is None) == (from_import is None):
+        raise typer.BadParameter("give a FILE to upload, or --from IMPORT_ID (not both)", param_hint="FILE")
     code = run_import(state.api, file, wait=wait, max_bad_rows=max_bad_rows, out=state.out, err=state.err,
-                      poll_interval=poll_interval, timeout=timeout, as_json=state.json)
+                      poll_interval=poll_interval, timeout=timeout, as_json=state.json, preview=preview,
+                      from_import=from_import)
     raise typer.Exit(code)
 
 

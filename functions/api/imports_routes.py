@@ -1,5 +1,5 @@
 """Routes for /imports: start an upload, follow progress, list history, cancel, error report."""
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -12,6 +12,7 @@ from catalog.imports.errors import ImportNotFound, NoErrorReport
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
 from catalog.shared.emf import handler_metrics
+from catalog.shared.errors import Invalid
 from catalog.shared.settings import get_settings
 
 router = Router()
@@ -20,13 +21,23 @@ TAGS = ["Imports"]   # groups the operations on the docs page
 
 
 class CreateImportRequest(BaseModel):
-    file_name: str = Field(min_length=1, max_length=255, description="Name of the file to upload")
+    """One model for every way to start an import: a new upload (`file_name`), or the file an earlier
+    import or preview uploaded (`from_import`)."""
+    file_name: Optional[str] = Field(default=None, min_length=1, max_length=255,
+                                     description="Name of the file to upload (required unless from_import is given)")
     size: Optional[int] = Field(default=None, ge=1, description="File size in bytes, checked against the limit")
+    mode: Literal["import", "preview"] = Field(
+        default="import", description="import writes the catalog; preview (a dry run) writes nothing and "
+                                      "reports what an import would do")
+    from_import: Optional[str] = Field(
+        default=None, min_length=1, max_length=80,
+        description="Start at once from the file this earlier import or preview uploaded (no upload; "
+                    "the answer's `upload` is null)")
 
     @field_validator("file_name")
     @classmethod
-    def printable(cls, value: str) -> str:
-        if any(c < " " for c in value):
+    def printable(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and any(c < " " for c in value):
             raise ValueError("must not contain control characters")
         return value
 
@@ -50,10 +61,18 @@ def _view(item: dict) -> dict:
     return view
 
 
-@router.post("/imports", summary="Start an import: returns the import id and a presigned upload form", tags=TAGS,
-             responses=responses(201, CreatedImport, "The import (PENDING) and its upload form", 400, 413, 415, 422))
+@router.post("/imports", summary="Start an import or a preview: returns the import id and a presigned upload form, "
+                                   "or, with from_import, the import started from the earlier upload", tags=TAGS,
+             responses=responses(201, CreatedImport, "The import (PENDING, or QUEUED with from_import) and its upload "
+                                                     "form (null with from_import)", 400, 404, 409, 413, 415, 422))
 def create_import(request: CreateImportRequest):
-    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size)
+    if request.file_name is None and request.from_import is None:
+        raise Invalid("invalid request (file_name: is required; or give from_import to use an uploaded file again)",
+                      {"file_name": "is required"})
+    if request.from_import is not None:
+        item = lifecycle.start_again(get_settings(), request.from_import, request.mode)
+        return Response(201, "application/json", {"import": _view(item), "upload": None})
+    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size, request.mode)
     return Response(201, "application/json", {"import": _view(item), "upload": upload})
 
 

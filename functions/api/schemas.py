@@ -8,7 +8,7 @@ except the error body, whose shape is fixed: `{error, fields?}`.
 A field that may be absent but is never null is typed without None and given `default=None`
 (pydantic does not validate defaults), so the document says "optional" without "nullable".
 """
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +97,14 @@ class DeleteAllJob(BaseModel):
 
 
 # --- imports --------------------------------------------------------------------------------
+class ChangeSample(BaseModel):
+    sku: str
+    line: int = Field(description="The row's line in the file")
+    field: Literal["sku", "name", "description", "price", "active"]
+    old: Union[str, bool, None] = Field(description="As stored")
+    new: Union[str, bool, None] = Field(description="As the file has it")
+
+
 class Import(BaseModel):
     id: str
     status: Literal["PENDING", "QUEUED", "PLANNING", "PROCESSING", "FINALIZING", "SUCCEEDED", "FAILED",
@@ -129,6 +137,16 @@ class Import(BaseModel):
     chunk_map: str = Field(default=None, pattern="^[prdRf]*$",
                            description="One letter per chunk, in order: p pending, r running, d done, "
                                        "R done or running again after a failed attempt, f failed")
+    mode: Literal["import", "preview"] = Field(description="preview: a dry run that writes nothing; its "
+                                                           "counters say what an import would do")
+    field_changes: dict[str, int] = Field(default=None, description="A preview's products that would change, "
+                                                                    "per field: sku (its spelling), name, "
+                                                                    "description, price, active")
+    sample_changes: list[ChangeSample] = Field(default=None, description="When a preview has ended: up to 20 "
+                                                                         "changes, in file order")
+    from_import: str = Field(default=None, description="Started from the file this earlier import uploaded")
+    drop_folder: str = Field(default=None, description="For a dropped file: its first folder under incoming/ "
+                                                       "or preview/")
 
 
 class UploadForm(BaseModel):
@@ -140,7 +158,7 @@ class UploadForm(BaseModel):
 
 class CreatedImport(BaseModel):
     import_: Import = Field(alias="import")
-    upload: UploadForm
+    upload: Optional[UploadForm] = Field(description="Where to upload the file; null when started from_import")
 
 
 class ImportPage(BaseModel):

@@ -19,11 +19,13 @@ from tests.support.auth import api_session
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
-def upload_via_api(cloud, path: Path | str, file_name: str | None = None) -> str:
-    """POST /imports, then the browser's multipart POST to the presigned S3 form. Returns the import id."""
+def upload_via_api(cloud, path: Path | str, file_name: str | None = None, mode: str = "import") -> str:
+    """POST /imports (`mode`: import or preview), then the browser's multipart POST to the presigned
+    S3 form. Returns the import id."""
     path = Path(path)
     response = api_session(cloud).post(f"{cloud.api_url}/imports",
-                                       json={"file_name": file_name or path.name, "size": path.stat().st_size},
+                                       json={"file_name": file_name or path.name, "size": path.stat().st_size,
+                                             "mode": mode},
                                        timeout=30)
     assert response.status_code == 201, response.text
     body = response.json()

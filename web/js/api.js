@@ -119,8 +119,14 @@ export function linkWithToken(link, path, fileName, onError) {
   };
 }
 
-export function createImport(file) {
-  return request("POST", "/imports", {file_name: file.name, size: file.size});
+// mode: "import" (writes the catalog) or "preview" (a dry run that writes nothing).
+export function createImport(file, mode = "import") {
+  return request("POST", "/imports", {file_name: file.name, size: file.size, mode});
+}
+
+// A new import (or preview) of the file an earlier one uploaded: started at once, no upload.
+export function importFrom(importId, mode = "import") {
+  return request("POST", "/imports", {from_import: importId, mode});
 }
 
 export function getImport(id) {

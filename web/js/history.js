@@ -66,7 +66,16 @@ export function setupHistory() {
     const file = cell(item.file_name || "—", "file");
     file.title = `${item.file_name || ""}\n${item.id}`;
     tr.append(file);
-    tr.append(cell(item.source === "s3" ? "S3 drop" : "Upload", "source"));
+    const source = cell(item.source === "s3" ? "S3 drop" : "Upload", "source");
+    if (item.mode === "preview") {
+      const mark = document.createElement("span");
+      mark.className = "badge badge--neutral";
+      mark.dataset.testid = "history-preview";
+      mark.textContent = "Preview";
+      mark.title = "A dry run: nothing was written";
+      source.append(" ", mark);
+    }
+    tr.append(source);
 
     const status = cell(undefined, "status");
     const badge = document.createElement("span");
@@ -129,7 +138,7 @@ export function setupHistory() {
   }
 
   function signature(item) {
-    return JSON.stringify([item.status, item.rows_processed, item.total_rows, item.created, item.updated,
+    return JSON.stringify([item.mode, item.status, item.rows_processed, item.total_rows, item.created, item.updated,
       item.failed, item.started_at, item.error_report_url, item.file_name]);
   }
 

@@ -1,6 +1,6 @@
 // Choosing a file (picker or drag and drop), sending it, and following its import to the end.
 
-import {ApiError, cancelImport, createImport, getImport, isTerminal, linkWithToken, uploadFile} from "./api.js";
+import {ApiError, cancelImport, createImport, getImport, importFrom, isTerminal, linkWithToken, uploadFile} from "./api.js";
 import {formatBytes, formatDuration, formatNumber, formatRate, statusLabel, statusTone} from "./format.js";
 
 const POLL_MS = 1000;
@@ -36,6 +36,8 @@ export function setupUpload(listeners = {}) {
     elapsed: $("progress-elapsed"),
     cancel: $("cancel-current"),
     summary: $("summary"),
+    previewMode: $("preview-mode"),
+    importThis: $("import-this-file"),
   };
 
   // One import is followed at a time; choosing another file leaves the previous one running
@@ -83,6 +85,7 @@ export function setupUpload(listeners = {}) {
 
   function renderProgress(item) {
     setPhase(item.status);
+    document.querySelector('label[for="progress"]').textContent = item.mode === "preview" ? "Preview" : "Import";
     const known = Boolean(item.total_rows) || isTerminal(item.status);
     if (known) {
       els.progress.value = item.percent ?? 0;
@@ -147,7 +150,12 @@ export function setupUpload(listeners = {}) {
 
   function renderSummary(item) {
     const heading = $("summary-heading");
-    if (item.status === "SUCCEEDED") {
+    const preview = item.mode === "preview";
+    if (preview && item.status === "SUCCEEDED") {
+      heading.textContent = "Preview: importing this file would do this (nothing was written)";
+    } else if (preview) {
+      heading.textContent = item.status === "FAILED" ? "Preview failed" : "Preview cancelled";
+    } else if (item.status === "SUCCEEDED") {
       heading.textContent = item.failed
         ? `Import finished, ${formatNumber(item.failed)} bad ${item.failed === 1 ? "row" : "rows"} skipped`
         : "Import finished";
@@ -189,10 +197,66 @@ export function setupUpload(listeners = {}) {
       ? `Ignored ${columns.length === 1 ? "column" : "columns"} not in the catalog: ${columns.join(", ")}`
       : "";
     unknown.hidden = columns.length === 0;
+    renderPreview(item);
     els.summary.hidden = false;
   }
 
+  // A finished preview: the products that would change per field, the sample (now -> after import)
+  // and "Import this file", which starts the real import from the same uploaded object.
+  const FIELD_LABELS = {sku: "SKU spelling", name: "Name", description: "Description", price: "Price", active: "Active"};
+
+  function shown(value) {
+    if (value === null || value === undefined || value === "") return "(empty)";
+    if (value === true) return "yes";
+    if (value === false) return "no";
+    return String(value);
+  }
+
+  function renderPreview(item) {
+    const block = $("summary-preview");
+    block.hidden = !(item.mode === "preview" && item.status === "SUCCEEDED");
+    if (block.hidden) return;
+    const fields = $("preview-fields");
+    fields.replaceChildren();
+    for (const [name, count] of Object.entries(item.field_changes || {})) {
+      const div = document.createElement("div");
+      const dt = document.createElement("dt");
+      dt.textContent = FIELD_LABELS[name] || name;
+      const dd = document.createElement("dd");
+      dd.textContent = formatNumber(count);
+      dd.dataset.testid = `preview-field-${name}`;
+      div.append(dt, dd);
+      fields.append(div);
+    }
+    const sample = item.sample_changes || [];
+    const table = $("preview-sample");
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    for (const change of sample) {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "preview-change";
+      for (const text of [formatNumber(change.line), change.sku, FIELD_LABELS[change.field] || change.field,
+        shown(change.old), shown(change.new)]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    $("preview-sample-caption").textContent = item.updated > sample.length
+      ? `The first ${sample.length} changes in file order` : "Every change";
+    table.hidden = sample.length === 0;
+    $("preview-none").hidden = Boolean(item.updated);
+    els.importThis.disabled = false;
+    els.importThis.dataset.importId = item.id;
+  }
+
   function describe(item) {
+    if (item.mode === "preview" && item.status === "SUCCEEDED") {
+      return `Preview finished: importing would create ${formatNumber(item.created)}, update ` +
+        `${formatNumber(item.updated)}, leave ${formatNumber(item.unchanged)} unchanged; ` +
+        `${formatNumber(item.failed)} bad rows. Nothing was written.`;
+    }
     if (item.status === "SUCCEEDED") {
       return `Import finished: ${formatNumber(item.created)} created, ${formatNumber(item.updated)} updated, ` +
         `${formatNumber(item.unchanged)} unchanged, ${formatNumber(item.failed)} bad rows.`;
@@ -256,7 +320,7 @@ export function setupUpload(listeners = {}) {
 
     let created;
     try {
-      created = await createImport(file);
+      created = await createImport(file, els.previewMode.checked ? "preview" : "import");
     } catch (error) {
       if (current !== state) return;
       els.panel.hidden = true;
@@ -300,6 +364,33 @@ export function setupUpload(listeners = {}) {
     poll(state);
   }
 
+  // "Import this file": the previewed file, imported for real without a second upload, followed
+  // like any import.
+  async function importPreviewed() {
+    const previewId = els.importThis.dataset.importId;
+    if (!previewId) return;
+    els.importThis.disabled = true;
+    showError("");
+    let item;
+    try {
+      item = (await importFrom(previewId, "import")).import;
+    } catch (error) {
+      showError(error.message);
+      els.importThis.disabled = false;
+      return;
+    }
+    if (current) clearTimeout(current.timer);
+    const state = {token: ++tokens, id: item.id, file: null, upload: null, timer: null, phase: "processing"};
+    current = state;
+    resetPanel({name: item.file_name, size: item.size || 0});
+    els.uploadMeter.hidden = true;
+    els.panel.dataset.importId = item.id;
+    listeners.started?.(item);
+    renderProgress(item);
+    announce(`Importing ${item.file_name}…`);
+    poll(state);
+  }
+
   async function cancelCurrent() {
     const state = current;
     if (!state) return;
@@ -332,6 +423,7 @@ export function setupUpload(listeners = {}) {
   });
 
   els.cancel.addEventListener("click", cancelCurrent);
+  els.importThis.addEventListener("click", importPreviewed);
 
   let dragDepth = 0;
   els.zone.addEventListener("dragenter", (event) => {

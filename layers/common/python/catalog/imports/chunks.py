@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
-from catalog.imports.progress import CANCELLED, FAILED, ImportStore
+from catalog.imports.progress import CANCELLED, FAILED, PREVIEW_MODE, ImportStore
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
 from catalog.products.catalogs import catalog_store
 from catalog.shared.aws import client
@@ -17,6 +18,11 @@ from catalog.shared.settings import Settings
 
 def error_part_key(import_id: str, index: int) -> str:
     return f"imports/{import_id}/errors/{index:06d}.csv"
+
+
+def sample_part_key(import_id: str, index: int) -> str:
+    """A preview chunk's sample of changes (JSON), merged in chunk order by Finish."""
+    return f"imports/{import_id}/preview/{index:06d}.json"
 
 
 def errors_csv(errors: list[RowError]) -> bytes:
@@ -70,6 +76,8 @@ def _process(settings: Settings, imports: ImportStore, chunk: dict) -> dict:
         winners, errors, duplicates = read_chunk(data, chunk)
 
     store = catalog_store(settings)
+    if chunk.get("mode") == PREVIEW_MODE:
+        return _preview(imports, store, s3, chunk, winners, errors, duplicates)
     # A first bulk load writes with the plan's time, so a retry rewrites exactly the same products.
     fresh = bool(chunk.get("fresh"))
     write = store.write_chunk(import_id, index, winners, fresh=fresh, now=chunk["planned_at"] if fresh else now_iso())
@@ -82,4 +90,23 @@ def _process(settings: Settings, imports: ImportStore, chunk: dict) -> dict:
                   bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
     if imports.record_chunk(import_id, index, counts):
         store.chunk_counted(write)
+    return {"index": index, **counts}
+
+
+def _preview(imports: ImportStore, store, s3, chunk: dict, winners: dict, errors: list[RowError],
+             duplicates: int) -> dict:
+    """The same validation and reads as a write, nothing written to the catalog: what it would do is
+    counted (with the per-field changes) in the same single conditional update, so once per chunk."""
+    import_id, index = chunk["import_id"], chunk["index"]
+    preview = store.preview_chunk(winners, fresh=bool(chunk.get("fresh")))
+    if errors:
+        s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
+                      ContentType="text/csv")
+    if preview.sample:
+        s3.put_object(Bucket=chunk["bucket"], Key=sample_part_key(import_id, index),
+                      Body=json.dumps(preview.sample, ensure_ascii=False).encode(), ContentType="application/json")
+    counts = preview.counts()
+    counts.update(failed=len(errors), duplicates=duplicates, rows_processed=chunk["rows"],
+                  bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
+    imports.record_chunk(import_id, index, counts, field_changes=preview.field_changes)
     return {"index": index, **counts}

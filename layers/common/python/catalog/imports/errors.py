@@ -42,3 +42,31 @@ class NoErrorReport(NotFound):
 class UploadTooLarge(TooLarge):
     def __init__(self, size: int, limit: int):
         super().__init__(f"the file is {size:,} bytes; the limit is {limit:,}", {"size": f"must be at most {limit}"})
+
+
+class SourceImportNotFound(NotFound):
+    """`from_import` names no import."""
+
+    def __init__(self, import_id: str):
+        super().__init__(f"import '{import_id}' not found", {"from_import": "no such import"})
+
+
+class SourceNotUploaded(Conflict):
+    """`from_import` names an import whose file has not arrived yet."""
+
+    def __init__(self, import_id: str):
+        super().__init__(f"import '{import_id}' is still waiting for its file (PENDING); upload it first",
+                         {"from_import": "its file has not been uploaded yet"})
+
+
+class SourceFileGone(Conflict):
+    """`from_import` names an import whose uploaded file is no longer in the bucket."""
+
+    def __init__(self, import_id: str, key: str):
+        super().__init__(f"the file of import '{import_id}' ({key}) is no longer in the bucket (uploads are "
+                         f"kept 7 days); upload it again", {"from_import": f"its file {key} is gone"})
+
+
+class DeleteAllRunning(Conflict):
+    def __init__(self, message: str):
+        super().__init__(message, {"from_import": "a delete-all is running"})

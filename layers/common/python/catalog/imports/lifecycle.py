@@ -1,6 +1,8 @@
 """An import's life from the file's arrival to its end: the steps the functions call.
 
-start_from_object   S3 event        -> import item + Step Functions execution (once per object write)
+start_from_object   S3 event        -> import item + Step Functions execution (once per object write);
+                                       under preview/ a preview (mode "preview": writes nothing)
+start_again         API from_import -> a new import (or preview) of an earlier import's uploaded file
 run_plan            state "Plan"    -> manifest in S3, totals on the item
 finish              state "Finish"  -> error report, SUCCEEDED, upload.completed
 fail                state "MarkFailed" -> FAILED with a readable message, upload.failed
@@ -20,16 +22,30 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from catalog.imports.chunks import sample_part_key
 from catalog.imports.error_report import write_error_report
-from catalog.imports.errors import BadFileError, CatalogBusy, ImportEnded, ImportNotFound, ImportRefused, IncompleteImportError
+from catalog.imports.errors import (
+    BadFileError,
+    CatalogBusy,
+    DeleteAllRunning,
+    ImportEnded,
+    ImportNotFound,
+    ImportRefused,
+    IncompleteImportError,
+    SourceFileGone,
+    SourceImportNotFound,
+    SourceNotUploaded,
+)
 from catalog.imports.planner import plan_import
 from catalog.imports.progress import (
     ACTIVE,
     CANCELLED,
     FAILED,
     FINALIZING,
+    IMPORT_MODE,
     PENDING,
     PLANNING,
+    PREVIEW_MODE,
     PROCESSING,
     QUEUED,
     SUCCEEDED,
@@ -37,7 +53,9 @@ from catalog.imports.progress import (
     ImportStore,
     chunk_map,
     import_id_for_object,
+    new_import_id,
 )
+from catalog.products.catalog_store import SAMPLE_SIZE
 from catalog.products.catalogs import catalog_store
 from catalog.shared import events
 from catalog.shared.aws import client
@@ -51,17 +69,23 @@ from catalog.shared.metrics import (
     IMPORTS_FAILED,
     IMPORTS_SUCCEEDED,
     NO_METRICS,
+    PREVIEWS_CANCELLED,
+    PREVIEWS_FAILED,
+    PREVIEWS_SUCCEEDED,
     ROWS_FAILED,
     ROWS_IMPORTED,
+    ROWS_PREVIEWED,
     SECONDS,
     MetricsSink,
 )
 from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
+PREVIEW_PREFIX = "preview/"         # a file dropped here gets a preview, not an import
 _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
                     "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
+_IMPORT_ID = re.compile(r"^imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12}$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
                   "written so far are kept; import the file again to complete it.")
@@ -79,9 +103,10 @@ class StartOutcome:
 
 def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | None,
                       version: str, event_time: str, metrics: MetricsSink = NO_METRICS) -> StartOutcome:
-    """Starts the import of one uploaded object. Safe to call again for the same event."""
-    if not key.startswith(INCOMING_PREFIX) or key.endswith("/"):
-        return StartOutcome(None, False, "not under incoming/")
+    """Starts the import (under preview/: the preview) of one uploaded object. Safe to call again
+    for the same event."""
+    if not key.startswith((INCOMING_PREFIX, PREVIEW_PREFIX)) or key.endswith("/"):
+        return StartOutcome(None, False, "not under incoming/ or preview/")
     imports = ImportStore(settings.imports_table)
     holder = CatalogLock(settings.imports_table).holder()
     if holder and holder.kind == DELETE_ALL:
@@ -90,6 +115,11 @@ def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | 
                        event_time=event_time)
     import_id, _ = _claim(imports, QUEUED, bucket=bucket, key=key, size=size, version=version,
                           event_time=event_time)
+    return _start_execution(settings, imports, import_id)
+
+
+def _start_execution(settings: Settings, imports: ImportStore, import_id: str) -> StartOutcome:
+    """Starts the execution of a QUEUED import, named after it (so once), and records its ARN."""
     if imports.status_of(import_id) != QUEUED:
         return StartOutcome(import_id, False, "already started or finished")
     try:
@@ -105,6 +135,46 @@ def start_from_object(settings: Settings, *, bucket: str, key: str, size: int | 
     return StartOutcome(import_id, True)
 
 
+def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE) -> dict:
+    """A new import (or preview) of the file an earlier import or preview uploaded, without a second
+    upload: same bucket, key, file name; started at once. Its item, QUEUED."""
+    imports = ImportStore(settings.imports_table)
+    earlier = imports.get(from_import)
+    if earlier is None:
+        raise SourceImportNotFound(from_import)
+    if earlier["status"] == PENDING:
+        raise SourceNotUploaded(from_import)
+    try:
+        head = client("s3").head_object(Bucket=earlier["bucket"], Key=earlier["key"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            raise SourceFileGone(from_import, earlier["key"]) from None
+        raise
+    holder = CatalogLock(settings.imports_table).holder()
+    if holder and holder.kind == DELETE_ALL:
+        raise DeleteAllRunning(REFUSED_DURING_DELETE_ALL)
+    import_id = new_import_id()
+    imports.create(import_id, status=QUEUED, source="api", bucket=earlier["bucket"], key=earlier["key"],
+                   file_name=earlier["file_name"], size=head["ContentLength"], mode=mode, from_import=from_import)
+    try:
+        _start_execution(settings, imports, import_id)
+    except Exception:
+        # No execution: nothing would ever end the item, so it ends here (the caller sees the error).
+        imports.transition(import_id, to=FAILED, allowed_from=(QUEUED,),
+                           values={"error": "The import could not be started; try again", "finished_at": now_iso()})
+        raise
+    return imports.get(import_id)
+
+
+def drop_folder(key: str) -> str | None:
+    """The first folder under incoming/ or preview/ of a dropped file (e.g. a mapping preset's name),
+    unless it is an import id (the API's upload folders); None for a file at the top."""
+    parts = key.split("/")
+    if len(parts) < 3 or not parts[1] or _IMPORT_ID.match(parts[1]):
+        return None
+    return parts[1]
+
+
 def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: int | None, version: str,
            event_time: str, values: dict | None = None) -> tuple[str, bool]:
     """The import item for this object, moved to `status`: the API's PENDING item when the key is
@@ -116,7 +186,8 @@ def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: in
                                              values={**(values or {}), "size": size})
     import_id = import_id_for_object(bucket, key, version, event_time)
     created = imports.create(import_id, status=status, source="s3", bucket=bucket, key=key,
-                             file_name=key.rsplit("/", 1)[-1], size=size)
+                             file_name=key.rsplit("/", 1)[-1], size=size,
+                             mode=PREVIEW_MODE if key.startswith(PREVIEW_PREFIX) else IMPORT_MODE, drop_folder=drop_folder(key))
     if created and values:
         imports.transition(import_id, to=status, allowed_from=(status,), values=values)
     return import_id, created
@@ -129,7 +200,7 @@ def _refuse(imports: ImportStore, metrics: MetricsSink, **obj) -> StartOutcome:
     if refused:
         item = imports.get(import_id)
         record_end(metrics, item, IMPORTS_FAILED)
-        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
+        _publish_end(events.UPLOAD_FAILED, item, "failed")
     return StartOutcome(import_id, False, REFUSED_DURING_DELETE_ALL)
 
 
@@ -141,7 +212,11 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     if item["status"] not in (QUEUED, PLANNING):
         raise BadFileError(f"the import is {item['status']}, not waiting to be planned")
     lock = CatalogLock(settings.imports_table)
-    holder = lock.acquire(import_id, IMPORT)
+    preview = item.get("mode") == PREVIEW_MODE
+    # A preview writes nothing, so it takes no lock (it never holds up an import, a delete-all or a
+    # product write); it waits, as an import does, while another import or a delete-all holds the
+    # catalog, so that it does not start against a half-written one.
+    holder = lock.holder() if preview else lock.acquire(import_id, IMPORT)
     if holder and holder.kind == DELETE_ALL:
         raise ImportRefused(REFUSED_DURING_DELETE_ALL)
     if holder:
@@ -151,16 +226,17 @@ def run_plan(settings: Settings, import_id: str) -> dict:
             # One import at a time per catalog: this one waits, queued (the state machine retries).
             imports.transition(import_id, to=QUEUED, allowed_from=(QUEUED,), values={"waiting_for": holder.job_id})
             raise CatalogBusy(holder.job_id)
-        if not lock.take_over(import_id, IMPORT, previous=holder.job_id):
-            raise CatalogBusy(holder.job_id)
-        _close_lost(settings, holder.job_id, state, NO_METRICS)    # its execution ended: it never will
+        if not preview:
+            if not lock.take_over(import_id, IMPORT, previous=holder.job_id):
+                raise CatalogBusy(holder.job_id)
+            _close_lost(settings, holder.job_id, state, NO_METRICS)    # its execution ended: it never will
     if not imports.transition(import_id, to=PLANNING, allowed_from=(QUEUED, PLANNING),
                               values={"started_at": now_iso()}):
         lock.release(import_id)
         raise BadFileError(f"the import is {imports.status_of(import_id)}, not waiting to be planned")
     plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
                        max_bytes=settings.max_upload_bytes,
-                       into_empty_catalog=catalog_store(settings).is_empty())
+                       into_empty_catalog=catalog_store(settings).is_empty(), mode=item.get("mode") or IMPORT_MODE)
     imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
@@ -209,9 +285,16 @@ def _close_lost(settings: Settings, import_id: str, state: str | None, metrics: 
         CatalogLock(settings.imports_table).release(import_id)
         item = imports.get(import_id)
         record_end(metrics, item, IMPORTS_FAILED)
-        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
+        _publish_end(events.UPLOAD_FAILED, item, "failed")
         return item
     return imports.get(import_id) or {"id": import_id, "status": "UNKNOWN"}
+
+
+def _publish_end(event_type: str, item: dict, suffix: str) -> None:
+    """upload.completed / upload.failed tell subscribers the catalog changed (or did not); a
+    preview changes nothing, so it publishes neither."""
+    if item.get("mode") != PREVIEW_MODE:
+        events.publish(event_type, summary(item), event_id=f"evt_{item['id']}_{suffix}")
 
 
 def summary(item: dict) -> dict:
@@ -224,13 +307,22 @@ def summary(item: dict) -> dict:
 
 def record_end(metrics: MetricsSink, item: dict, outcome: str) -> None:
     """An import that just ended: its outcome (IMPORTS_SUCCEEDED, _FAILED or _CANCELLED), its rows
-    (imported = created, updated or already identical; failed = bad rows) and how long it ran."""
+    (imported = created, updated or already identical; failed = bad rows) and how long it ran.
+    A preview imports nothing: its outcome and the rows it read are metrics of their own."""
+    if item.get("mode") == PREVIEW_MODE:
+        metrics.add_metric(_PREVIEW_OUTCOMES[outcome], COUNT, 1)
+        metrics.add_metric(ROWS_PREVIEWED, COUNT, int(item.get("rows_processed") or 0))
+        return
     metrics.add_metric(outcome, COUNT, 1)
     metrics.add_metric(ROWS_IMPORTED, COUNT, sum(int(item.get(k) or 0) for k in ("created", "updated", "unchanged")))
     metrics.add_metric(ROWS_FAILED, COUNT, int(item.get("failed") or 0))
     started, finished = item.get("started_at") or item.get("created_at"), item.get("finished_at")
     if started and finished:
         metrics.add_metric(IMPORT_DURATION, SECONDS, max((parse_iso(finished) - parse_iso(started)).total_seconds(), 0.0))
+
+
+_PREVIEW_OUTCOMES = {IMPORTS_SUCCEEDED: PREVIEWS_SUCCEEDED, IMPORTS_FAILED: PREVIEWS_FAILED,
+                     IMPORTS_CANCELLED: PREVIEWS_CANCELLED}
 
 
 def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS) -> dict:
@@ -249,19 +341,39 @@ def finish(settings: Settings, import_id: str, metrics: MetricsSink = NO_METRICS
     if done != total:
         raise IncompleteImportError(f"{total - done} of {total} chunks did not finish")
     imports.transition(import_id, to=FINALIZING, allowed_from=(PROCESSING, FINALIZING))
-    catalog_store(settings).import_finished(int(item.get("created") or 0) + int(item.get("updated") or 0))
+    preview = item.get("mode") == PREVIEW_MODE
+    if not preview:
+        catalog_store(settings).import_finished(int(item.get("created") or 0) + int(item.get("updated") or 0))
     report = write_error_report(item["bucket"], import_id, item.get("columns", []))
     values = {"finished_at": now_iso()}
     if report:
         values["error_report_key"] = report
+    if preview:
+        values["sample_changes"] = merged_sample(item["bucket"], import_id)
     ended = imports.transition(import_id, to=SUCCEEDED, allowed_from=(FINALIZING,), values=values)
     CatalogLock(settings.imports_table).release(import_id)
     if ended:
         done_item = imports.get(import_id)
         record_end(metrics, done_item, IMPORTS_SUCCEEDED)
-        events.publish(events.UPLOAD_COMPLETED, summary(done_item), event_id=f"evt_{import_id}_completed")
+        _publish_end(events.UPLOAD_COMPLETED, done_item, "completed")
         return summary(done_item)
     return summary(imports.get(import_id))
+
+
+def merged_sample(bucket: str, import_id: str) -> list[dict]:
+    """A preview's chunks' samples joined in chunk order (so in file order), the first SAMPLE_SIZE.
+    One listing, then a GET per chunk that had changes, stopping once enough are in."""
+    s3 = client("s3")
+    prefix = sample_part_key(import_id, 0).rsplit("/", 1)[0] + "/"
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    sample: list[dict] = []
+    for key in sorted(keys):
+        if len(sample) >= SAMPLE_SIZE:
+            break
+        sample += json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return sample[:SAMPLE_SIZE]
 
 
 def fail(settings: Settings, import_id: str, error: dict | None, request_id: str = "",
@@ -278,7 +390,7 @@ def fail(settings: Settings, import_id: str, error: dict | None, request_id: str
     if ended:
         item = imports.get(import_id)
         record_end(metrics, item, IMPORTS_FAILED)
-        events.publish(events.UPLOAD_FAILED, summary(item), event_id=f"evt_{import_id}_failed")
+        _publish_end(events.UPLOAD_FAILED, item, "failed")
         return summary(item)
     item = imports.get(import_id)
     return summary(item) if item else {"id": import_id, "status": "UNKNOWN"}
@@ -330,6 +442,7 @@ def progress(item: dict, now: str | None = None) -> dict:
     rate = done / seconds if seconds > 0 else 0.0
     remaining = (total - done) / rate if rate > 0 and item["status"] not in TERMINAL else None
     view = {k: v for k, v in item.items() if k not in _INTERNAL_FIELDS}
+    view["mode"] = item.get("mode") or IMPORT_MODE       # items from before previews existed were imports
     if item["status"] != QUEUED:
         view.pop("waiting_for", None)       # only a queued import waits for another
     if item.get("total_chunks"):

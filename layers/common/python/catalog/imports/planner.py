@@ -67,7 +67,7 @@ def read_blocks(s3, bucket: str, key: str, etag: str, size: int) -> Iterator[byt
 
 
 def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_bytes: int,
-                into_empty_catalog: bool = False) -> ImportPlan:
+                into_empty_catalog: bool = False, mode: str = "import") -> ImportPlan:
     """`into_empty_catalog`: the catalog held no product when planning began, so chunks may skip
     reading what is stored (there is nothing to compare with) — a bulk load's main saving."""
     s3 = client("s3")
@@ -131,7 +131,7 @@ def plan_import(import_id: str, bucket: str, key: str, *, chunk_rows: int, max_b
     planned_at = now_iso()
     manifest = [{
         "import_id": import_id, "bucket": bucket, "key": key, "etag": etag, "index": index,
-        "header": list(header.names), "skip": sorted(skips[index]), "fresh": into_empty_catalog, "planned_at": planned_at, **chunk,
+        "header": list(header.names), "skip": sorted(skips[index]), "fresh": into_empty_catalog, "planned_at": planned_at, "mode": mode, **chunk,
     } for index, chunk in enumerate(chunks)]
     manifest_key = manifest_key_for(import_id)
     s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode(),

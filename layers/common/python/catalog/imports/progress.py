@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from catalog.products.catalog_store import PREVIEW_FIELDS
 from catalog.shared import dynamo
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso, parse_iso, stamp_id
@@ -25,6 +26,9 @@ ACTIVE = (PENDING, QUEUED, PLANNING, PROCESSING, FINALIZING)
 KIND = "import"
 COUNTERS = ("rows_processed", "bytes_processed", "created", "updated", "unchanged", "failed",
             "duplicates", "chunks_done")
+IMPORT_MODE, PREVIEW_MODE = "import", "preview"       # an import's mode: write the catalog, or only say what it would do
+MODES = (IMPORT_MODE, PREVIEW_MODE)
+FIELD_CHANGES = "field_changes"             # a preview's counters per product field (a map, added to per chunk)
 
 
 # One letter per chunk, in chunk order (the page's grid of the distributed Map's chunks).
@@ -69,12 +73,16 @@ class ImportStore:
 
     # --- creation -----------------------------------------------------------------
     def create(self, import_id: str, *, status: str, source: str, bucket: str, key: str,
-               file_name: str, size: int | None = None) -> bool:
-        """Creates the import item; False when it already exists (a duplicate delivery)."""
+               file_name: str, size: int | None = None, mode: str = IMPORT_MODE, **extra) -> bool:
+        """Creates the import item; False when it already exists (a duplicate delivery). `extra`:
+        more fields recorded as they are (from_import, drop_folder), None ones left out."""
         values = {"id": import_id, "kind": KIND, "status": status, "source": source, "bucket": bucket,
-                  "key": key, "file_name": file_name, "size": size, "created_at": now_iso()}
+                  "key": key, "file_name": file_name, "size": size, "created_at": now_iso(), "mode": mode,
+                  **{k: v for k, v in extra.items() if v is not None}}
         for counter in COUNTERS:
             values[counter] = 0
+        if mode == PREVIEW_MODE:
+            values[FIELD_CHANGES] = dict.fromkeys(PREVIEW_FIELDS, 0)     # record_chunk adds into it
         return conditional(lambda: self.ddb.put_item(TableName=self.table, Item=to_item(values),
                                                      ConditionExpression="attribute_not_exists(id)"))
 
@@ -99,13 +107,21 @@ class ImportStore:
         return dynamo.transition(self.ddb, self.table, {"id": {"S": import_id}}, to=to,
                                  allowed_from=allowed_from, values=values)
 
-    def record_chunk(self, import_id: str, chunk_index: int, counts: dict[str, int]) -> bool:
-        """Adds a chunk's counts once; False when this chunk was already counted."""
+    def record_chunk(self, import_id: str, chunk_index: int, counts: dict[str, int],
+                     field_changes: dict[str, int] | None = None) -> bool:
+        """Adds a chunk's counts (and a preview's per-field change counts, into the item's
+        `field_changes` map) once, in one update; False when this chunk was already counted."""
         names, values, adds = {}, {":chunk": {"NS": [str(chunk_index)]}, ":i": {"N": str(chunk_index)}}, []
         for i, (name, amount) in enumerate(counts.items()):
             names[f"#c{i}"] = name
             values[f":c{i}"] = {"N": str(amount)}
             adds.append(f"#c{i} :c{i}")
+        if field_changes:
+            names["#fc"] = FIELD_CHANGES
+            for i, (name, amount) in enumerate(field_changes.items()):
+                names[f"#f{i}"] = name
+                values[f":f{i}"] = {"N": str(amount)}
+                adds.append(f"#fc.#f{i} :f{i}")
         adds.append("done_chunks :chunk")
         return conditional(lambda: self.ddb.update_item(
             TableName=self.table, Key={"id": {"S": import_id}},

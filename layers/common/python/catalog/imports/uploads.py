@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from catalog.imports.errors import UploadTooLarge
-from catalog.imports.progress import PENDING, ImportStore, new_import_id
+from catalog.imports.progress import IMPORT_MODE, PENDING, ImportStore, new_import_id
 from catalog.shared.aws import client
 from catalog.shared.settings import Settings
 
@@ -17,16 +17,16 @@ def safe_file_name(name: str) -> str:
     return cleaned[:120]
 
 
-def create_upload(settings: Settings, file_name: str, size: int | None) -> tuple[dict, dict]:
-    """A PENDING import item and the presigned POST that uploads its file; UploadTooLarge when
-    the announced size is over the limit (the POST policy enforces it again)."""
+def create_upload(settings: Settings, file_name: str, size: int | None, mode: str = IMPORT_MODE) -> tuple[dict, dict]:
+    """A PENDING import item (`mode`: import or preview) and the presigned POST that uploads its
+    file; UploadTooLarge when the announced size is over the limit (the POST policy enforces it again)."""
     if size is not None and size > settings.max_upload_bytes:
         raise UploadTooLarge(size, settings.max_upload_bytes)
     import_id = new_import_id()
     key = f"incoming/{import_id}/{safe_file_name(file_name)}"
     store = ImportStore(settings.imports_table)
     store.create(import_id, status=PENDING, source="api", bucket=settings.uploads_bucket, key=key,
-                 file_name=file_name, size=size)
+                 file_name=file_name, size=size, mode=mode)
     post = client("s3").generate_presigned_post(
         Bucket=settings.uploads_bucket, Key=key,
         Conditions=[["content-length-range", 1, settings.max_upload_bytes]],

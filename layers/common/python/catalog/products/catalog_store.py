@@ -27,6 +27,51 @@ class ChunkWrite:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
 
+# What a preview compares, in this order: the product's content fields ("sku": the SKU's spelling,
+# e.g. its letter case, since rows with the same key are one product).
+PREVIEW_FIELDS = ("sku", "name", "description", "price", "active")
+SAMPLE_SIZE = 20    # changes a preview keeps as examples (per chunk, then per import)
+
+
+@dataclass
+class ChunkPreview:
+    """What writing a chunk would do, with nothing written: counts, per-field change counts of the
+    products it would update, and up to SAMPLE_SIZE changes ({sku, line, field, old, new}) in row
+    order, then field order."""
+    created: int
+    updated: int
+    unchanged: int
+    field_changes: dict[str, int]
+    sample: list[dict]
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+def preview_rows(winners: dict[str, tuple], stored: dict[str, tuple]) -> ChunkPreview:
+    """Compares winning rows (line, key, sku, name, description, price, active) with stored content
+    by key ((sku, name, description, price, active)). Pure: the stores that compare in Python use it."""
+    created = updated = unchanged = 0
+    changes = dict.fromkeys(PREVIEW_FIELDS, 0)
+    sample: list[dict] = []
+    for key, row in winners.items():
+        old = stored.get(key)
+        if old is None:
+            created += 1
+            continue
+        new = tuple(row[2:7])
+        if tuple(old) == new:
+            unchanged += 1
+            continue
+        updated += 1
+        for name, before, after in zip(PREVIEW_FIELDS, old, new):
+            if before != after:
+                changes[name] += 1
+                if len(sample) < SAMPLE_SIZE:
+                    sample.append({"sku": row[2], "line": row[0], "field": name, "old": before, "new": after})
+    return ChunkPreview(created, updated, unchanged, changes, sample)
+
+
 class CatalogStore(Protocol):
     # Whether API writes may run while an import writes chunks: each chunk write must then be
     # atomic per product against them (ids, created_at and counts stay exact).
@@ -41,6 +86,11 @@ class CatalogStore(Protocol):
         and `created_at`), writes nothing for unchanged ones. Safe to run again for the same chunk:
         rows this import already wrote count as the first attempt decided. `fresh`: the catalog was
         empty when the import was planned (nothing stored to compare with)."""
+
+    def preview_chunk(self, winners: dict[str, tuple], *, fresh: bool) -> ChunkPreview:
+        """What write_chunk would do with these rows, writing nothing: the same reads (PostgreSQL:
+        one set-based statement per request; DynamoDB: the write path's BatchGetItem). `fresh`:
+        the catalog was empty when planned, so every row is a create and nothing is read."""
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Called once, after the chunk's counts were recorded exactly once."""

@@ -8,7 +8,7 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
-from catalog.products.catalog_store import ChunkWrite
+from catalog.products.catalog_store import ChunkPreview, ChunkWrite, preview_rows
 from catalog.products.listing import ProductQuery
 from catalog.products.pages import Page, ProductFilter
 from catalog.products.stats import CatalogStats
@@ -80,6 +80,12 @@ class DynamoDBCatalog:
                                                     product_id_stream(f"{import_id}:{index}"))
         self.store.write_many(items)
         return ChunkWrite(**counts, new_shards=new_shards)
+
+    def preview_chunk(self, winners: dict[str, tuple], *, fresh: bool) -> ChunkPreview:
+        # The write path's reads (BatchGetItem), compared in Python; nothing written.
+        existing = {} if fresh else self.store.get_many(winners)
+        with gc_paused():
+            return preview_rows(winners, {key: Product.from_item(item).content() for key, item in existing.items()})
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         self.stats.add(write.created, write.new_shards)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterable
 
-from catalog.products.catalog_store import ChunkWrite
+from catalog.products.catalog_store import PREVIEW_FIELDS, SAMPLE_SIZE, ChunkPreview, ChunkWrite
 from catalog.products.migrations import migrate
 from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
 from catalog.products.sql import REQUEST_LIMIT, SqlClient
@@ -61,12 +61,61 @@ SELECT (SELECT count(*) FROM incoming) AS total,
 """
 
 
-def request_batches(rows: Iterable[tuple], ids, budget: int = REQUEST_BUDGET) -> Iterable[str]:
-    """The rows as JSON arrays of [key, sku, name, description, price, active, id], in requests of at
-    most `budget` bytes: one json.dumps per request, halved while a request is too large.
-    Rows are (line, key, sku, name, description, price, active)."""
-    pending = [[[key, sku, name, description, price, active, next(ids)]
-                for (_, key, sku, name, description, price, active) in rows]]
+# A preview of a chunk: the same join with what is stored as UPSERT_CHUNK's conflict check, as one
+# read-only statement per request: counts, per-field differences and the first SAMPLE_SIZE of them.
+PREVIEW_CHUNK = """
+WITH incoming AS (
+    SELECT r->>0 AS sku_key, r->>1 AS sku, r->>2 AS name, r->>3 AS description,
+           CAST(r->>4 AS numeric(10, 2)) AS price, CAST(r->>5 AS boolean) AS active, CAST(r->>6 AS integer) AS line
+    FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r
+), compared AS (
+    SELECT i.*, p.sku_key IS NOT NULL AS stored, p.sku AS old_sku, p.name AS old_name,
+           p.description AS old_description, p.price AS old_price, p.active AS old_active
+    FROM incoming i LEFT JOIN products p ON p.sku_key = i.sku_key
+), changes AS (
+    SELECT c.sku, c.line, f.ord, f.field, f.old, f.new
+    FROM compared c CROSS JOIN LATERAL (VALUES
+        (1, 'sku', to_jsonb(c.old_sku), to_jsonb(c.sku)),
+        (2, 'name', to_jsonb(c.old_name), to_jsonb(c.name)),
+        (3, 'description', to_jsonb(c.old_description), to_jsonb(c.description)),
+        (4, 'price', to_jsonb(CAST(c.old_price AS text)), to_jsonb(CAST(c.price AS text))),
+        (5, 'active', to_jsonb(c.old_active), to_jsonb(c.active))) AS f(ord, field, old, new)
+    WHERE c.stored AND f.old IS DISTINCT FROM f.new
+    ORDER BY c.line, f.ord
+    LIMIT :sample_size
+)
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE NOT stored) AS created,
+       count(*) FILTER (WHERE stored AND (old_sku, old_name, old_description, old_price, old_active)
+                              IS DISTINCT FROM (sku, name, description, price, active)) AS updated,
+       count(*) FILTER (WHERE stored AND old_sku IS DISTINCT FROM sku) AS sku,
+       count(*) FILTER (WHERE stored AND old_name IS DISTINCT FROM name) AS name,
+       count(*) FILTER (WHERE stored AND old_description IS DISTINCT FROM description) AS description,
+       count(*) FILTER (WHERE stored AND old_price IS DISTINCT FROM price) AS price,
+       count(*) FILTER (WHERE stored AND old_active IS DISTINCT FROM active) AS active,
+       (SELECT coalesce(json_agg(json_build_object('sku', sku, 'line', line, 'field', field, 'old', old, 'new', new)
+                                 ORDER BY line, ord), '[]') FROM changes) AS sample
+FROM compared
+"""
+
+
+def preview_batches(rows: Iterable[tuple], budget: int = REQUEST_BUDGET) -> Iterable[str]:
+    """The rows as JSON arrays of [key, sku, name, description, price, active, line], in requests of
+    at most `budget` bytes (as request_batches)."""
+    return request_batches(rows, None, budget, line_last=True)
+
+
+def request_batches(rows: Iterable[tuple], ids, budget: int = REQUEST_BUDGET, *,
+                    line_last: bool = False) -> Iterable[str]:
+    """The rows as JSON arrays of [key, sku, name, description, price, active, id] (or, `line_last`,
+    the row's line in place of the id), in requests of at most `budget` bytes: one json.dumps per
+    request, halved while a request is too large. Rows are (line, key, sku, name, description, price, active)."""
+    if line_last:
+        pending = [[[key, sku, name, description, price, active, line]
+                    for (line, key, sku, name, description, price, active) in rows]]
+    else:
+        pending = [[[key, sku, name, description, price, active, next(ids)]
+                    for (_, key, sku, name, description, price, active) in rows]]
     while pending:
         batch = pending.pop()
         text = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
@@ -103,6 +152,23 @@ class PostgresCatalog:
             unchanged += (result["total"] - result["created"] - result["updated"]
                           - result["earlier_created"] - result["earlier_updated"])
         return ChunkWrite(created=created, updated=updated, unchanged=unchanged)
+
+    def preview_chunk(self, winners: dict[str, tuple], *, fresh: bool) -> ChunkPreview:
+        if fresh:
+            return ChunkPreview(len(winners), 0, 0, dict.fromkeys(PREVIEW_FIELDS, 0), [])
+        created = updated = unchanged = 0
+        changes = dict.fromkeys(PREVIEW_FIELDS, 0)
+        sample: list[dict] = []
+        for rows in preview_batches(winners.values(), budget=REQUEST_BUDGET):
+            result = self.db.one(PREVIEW_CHUNK, {"rows": rows, "sample_size": SAMPLE_SIZE})
+            created += result["created"]
+            updated += result["updated"]
+            unchanged += result["total"] - result["created"] - result["updated"]
+            for name in PREVIEW_FIELDS:
+                changes[name] += result[name]
+            found = result["sample"]
+            sample += json.loads(found) if isinstance(found, str) else found
+        return ChunkPreview(created, updated, unchanged, changes, sample[:SAMPLE_SIZE])
 
     def chunk_counted(self, write: ChunkWrite) -> None:
         """Nothing to keep: the count is the table's."""
