@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field, field_validator
 from schemas import CreatedImport, Import, ImportPage, ReportLink, responses
 
 from catalog.imports import lifecycle, uploads
+from catalog.imports.columns import check_mapping
 from catalog.imports.errors import ImportNotFound, NoErrorReport
+from catalog.imports.presets import PresetStore
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
 from catalog.shared.emf import handler_metrics
@@ -22,6 +24,10 @@ TAGS = ["Imports"]   # groups the operations on the docs page
 class CreateImportRequest(BaseModel):
     file_name: str = Field(min_length=1, max_length=255, description="Name of the file to upload")
     size: Optional[int] = Field(default=None, ge=1, description="File size in bytes, checked against the limit")
+    mapping: Optional[dict[str, str]] = Field(default=None, description="Column mapping {field: header} "
+                                              "(fields: sku, name, description, price, active); over the preset's "
+                                              "and the built-in aliases")
+    preset: Optional[str] = Field(default=None, max_length=40, description="Name of a saved mapping preset (GET /mappings)")
 
     @field_validator("file_name")
     @classmethod
@@ -51,9 +57,14 @@ def _view(item: dict) -> dict:
 
 
 @router.post("/imports", summary="Start an import: returns the import id and a presigned upload form", tags=TAGS,
-             responses=responses(201, CreatedImport, "The import (PENDING) and its upload form", 400, 413, 415, 422))
+             responses=responses(201, CreatedImport, "The import (PENDING) and its upload form", 400, 404, 413, 415,
+                                 422))
 def create_import(request: CreateImportRequest):
-    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size)
+    mapping = check_mapping(request.mapping)
+    if request.preset is not None:
+        PresetStore(get_settings().imports_table).found(request.preset, field="preset")
+    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size,
+                                         mapping=mapping, preset=request.preset)
     return Response(201, "application/json", {"import": _view(item), "upload": upload})
 
 

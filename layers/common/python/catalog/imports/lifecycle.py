@@ -21,8 +21,17 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from catalog.imports.error_report import write_error_report
-from catalog.imports.errors import BadFileError, CatalogBusy, ImportEnded, ImportNotFound, ImportRefused, IncompleteImportError
+from catalog.imports.errors import (
+    BadFileError,
+    CatalogBusy,
+    ImportEnded,
+    ImportNotFound,
+    ImportRefused,
+    IncompleteImportError,
+    MissingColumns,
+)
 from catalog.imports.planner import plan_import
+from catalog.imports.presets import PresetStore, mapping_for_import
 from catalog.imports.progress import (
     ACTIVE,
     CANCELLED,
@@ -158,13 +167,23 @@ def run_plan(settings: Settings, import_id: str) -> dict:
                               values={"started_at": now_iso()}):
         lock.release(import_id)
         raise BadFileError(f"the import is {imports.status_of(import_id)}, not waiting to be planned")
-    plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
-                       max_bytes=settings.max_upload_bytes,
-                       into_empty_catalog=catalog_store(settings).is_empty())
-    imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
+    mapping, preset = mapping_for_import(PresetStore(settings.imports_table), item)
+    try:
+        plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
+                           max_bytes=settings.max_upload_bytes,
+                           into_empty_catalog=catalog_store(settings).is_empty(), mapping=mapping)
+    except MissingColumns as missing:
+        # The import fails (MarkFailed), and its item shows the file's headers for a mapping form.
+        imports.transition(import_id, to=PLANNING, allowed_from=(PLANNING,), values={
+            "headers": missing.headers, "missing_columns": missing.missing, "column_mapping": missing.mapping})
+        raise
+    planned = {
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
-    })
+        "headers": plan.columns, "column_mapping": plan.column_mapping, "preset": preset, "file_layout": plan.layout,
+    }
+    imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,),
+                       values={k: v for k, v in planned.items() if v is not None})
     return {"import_id": import_id, "bucket": item["bucket"], "manifest_key": plan.manifest_key,
             "chunk_count": plan.chunk_count, "max_concurrency": settings.chunk_concurrency}
 
