@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 from catalog.imports.columns import KNOWN_COLUMNS, match_columns
 from catalog.imports.errors import BadFileError, MissingColumns
+
 BOM = b"\xef\xbb\xbf"
 # Far above any valid field (see rules.py); bounds how far one unterminated quote reads ahead.
 MAX_FIELD_CHARS = 64 * 1024
