@@ -119,8 +119,11 @@ class Api:
         return response.json() if response.content else {}
 
     # --- imports ------------------------------------------------------------------------------
-    def create_import(self, file_name: str, size: int) -> dict:
-        return self.post("/imports", {"file_name": file_name, "size": size}, expected=(201,))
+    def create_import(self, file_name: str, size: int, preset: str | None = None) -> dict:
+        body = {"file_name": file_name, "size": size}
+        if preset is not None:
+            body["preset"] = preset        # a saved column mapping (GET /mappings)
+        return self.post("/imports", body, expected=(201,))
 
     def get_import(self, import_id: str) -> dict:
         return self.get(f"/imports/{quote(import_id, safe='')}")

@@ -1,6 +1,6 @@
 """`catalog`: the product-catalog importer from a terminal or CI, through its HTTP API only.
 
-    catalog import products.csv                     upload, follow the import, print its summary
+    catalog import products.csv [--mapping NAME]    upload, follow the import, print its summary
     catalog imports ls | show ID | cancel ID | errors ID --out bad.csv
     catalog products ls --sku AB- | get SKU | export --out catalog.csv
     catalog webhooks ls | add URL --events product.created | test ID | deliveries ID
@@ -171,10 +171,11 @@ def _progress_fields(item: dict) -> dict:
 
 
 def run_import(api: Api, path: Path, *, wait: bool, max_bad_rows: Optional[int], out: Console, err: Console,
-               poll_interval: float = 1.0, timeout: Optional[float] = None, as_json: bool = False) -> int:
+               poll_interval: float = 1.0, timeout: Optional[float] = None, as_json: bool = False,
+               mapping: Optional[str] = None) -> int:
     """`catalog import`: returns the exit code. Raises ApiError/ClientError."""
     size = path.stat().st_size
-    created = api.create_import(path.name, size)
+    created = api.create_import(path.name, size, preset=mapping)
     item, form = created["import"], created["upload"]
     import_id = item["id"]
     err.print(f"Import [bold]{import_id}[/bold] created for {escape(path.name)} ({size:,} bytes)")
@@ -241,6 +242,12 @@ def print_summary(api: Api, item: dict, out: Console, as_json: bool = False) -> 
     out.print(table)
     out.print(f"{escape(item.get('file_name', ''))}: {float(item.get('elapsed_seconds') or 0):.1f} s, "
               f"{float(item.get('rows_per_second') or 0):,.0f} rows/s")
+    if item.get("column_mapping"):
+        out.print("Columns: " + escape(", ".join(f"{field} <- {header}" for field, header in item["column_mapping"].items())),
+                  soft_wrap=True)
+    if item.get("missing_columns"):
+        out.print(f"Missing columns: {escape(', '.join(item['missing_columns']))}; the file has: "
+                  f"{escape(', '.join(item.get('headers') or []))}", soft_wrap=True)
     if item.get("unknown_columns"):
         out.print(f"Ignored columns: {escape(', '.join(item['unknown_columns']))}")
     if item.get("error"):
@@ -259,13 +266,15 @@ def import_command(
         max_bad_rows: Annotated[Optional[int], typer.Option(min=0, help="Exit 1 when more rows than this fail")] = None,
         poll_interval: Annotated[float, typer.Option(min=0.1, help="Seconds between progress reads")] = 1.0,
         timeout: Annotated[Optional[float], typer.Option(min=1, help="Give up following after this many seconds")]
-        = None):
+        = None,
+        mapping: Annotated[Optional[str], typer.Option(metavar="NAME", help="A saved column-mapping preset "
+                                                       "(GET /mappings) to apply over the built-in aliases")] = None):
     """Upload FILE (a presigned POST, with a byte progress bar), follow the import's progress and print
     its summary and the bad-rows link. Exit 1 when it ends FAILED or CANCELLED or has more bad rows than
     --max-bad-rows."""
     state = _state(ctx)
     code = run_import(state.api, file, wait=wait, max_bad_rows=max_bad_rows, out=state.out, err=state.err,
-                      poll_interval=poll_interval, timeout=timeout, as_json=state.json)
+                      poll_interval=poll_interval, timeout=timeout, as_json=state.json, mapping=mapping)
     raise typer.Exit(code)
 
 

@@ -165,12 +165,14 @@ def test_folders_without_a_preset_and_api_upload_keys_get_the_aliases(pipeline_a
 def test_a_missing_column_fails_the_plan_and_the_item_shows_the_headers(pipeline_aws):
     key = put(b"Ref,Label,Price\nR-1,One,1.00\n", "incoming/missing.csv")
     ImportStore("imports").create("imp_missing", status=QUEUED, source="s3", bucket="uploads", key=key, file_name="m.csv")
-    with pytest.raises(MissingColumns):
+    with pytest.raises(BadFileError) as refused:
         lifecycle.run_plan(get_settings(), "imp_missing")
+    assert type(refused.value) is BadFileError      # the type MarkFailed words as "The file cannot be imported"
     lifecycle.fail(get_settings(), "imp_missing", {"Error": "BadFileError", "Cause": json.dumps({
-        "errorMessage": "required columns 'sku', 'name' missing", "errorType": "MissingColumns"})})
+        "errorMessage": refused.value.message, "errorType": type(refused.value).__name__})})
     item = ImportStore("imports").get("imp_missing")
     assert item["status"] == FAILED
+    assert item["error"].startswith("The file cannot be imported: required columns 'sku', 'name' missing")
     assert item["headers"] == ["Ref", "Label", "Price"] and item["missing_columns"] == ["sku", "name"]
     assert item["column_mapping"] == {"price": "Price"}
 

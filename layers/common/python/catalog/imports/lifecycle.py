@@ -176,7 +176,7 @@ def run_plan(settings: Settings, import_id: str) -> dict:
         # The import fails (MarkFailed), and its item shows the file's headers for a mapping form.
         imports.transition(import_id, to=PLANNING, allowed_from=(PLANNING,), values={
             "headers": missing.headers, "missing_columns": missing.missing, "column_mapping": missing.mapping})
-        raise
+        raise BadFileError(missing.message) from None     # the error type failures.readable_failure words
     planned = {
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
