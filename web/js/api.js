@@ -119,8 +119,9 @@ export function linkWithToken(link, path, fileName, onError) {
   };
 }
 
-export function createImport(file) {
-  return request("POST", "/imports", {file_name: file.name, size: file.size});
+/** options: {preset?} (a saved column mapping). */
+export function createImport(file, options = {}) {
+  return request("POST", "/imports", {file_name: file.name, size: file.size, ...options});
 }
 
 export function getImport(id) {

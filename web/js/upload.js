@@ -14,7 +14,9 @@ export function looksLikeCsv(file) {
 }
 
 /**
- * listeners: {started(item), updated(item), ended(item)} — so the history can follow along.
+ * listeners: {started(item), updated(item), ended(item)} — so the history can follow along;
+ * importOptions() -> extra fields of POST /imports (the column-mapping preset chosen).
+ * Returns {start(file), follow(item)}: follow an import created without an upload (started again).
  */
 export function setupUpload(listeners = {}) {
   const els = {
@@ -256,7 +258,7 @@ export function setupUpload(listeners = {}) {
 
     let created;
     try {
-      created = await createImport(file);
+      created = await createImport(file, listeners.importOptions?.() || {});
     } catch (error) {
       if (current !== state) return;
       els.panel.hidden = true;
@@ -297,6 +299,21 @@ export function setupUpload(listeners = {}) {
     state.phase = "processing";
     announce("Upload complete. Waiting for the import to start…");
     setPhase("QUEUED", "Uploaded");
+    poll(state);
+  }
+
+  // An import whose file is already stored (started again with another column mapping): no upload.
+  function follow(item) {
+    if (current) clearTimeout(current.timer);
+    const state = {token: ++tokens, id: item.id, file: {name: item.file_name, size: item.size || 0}, upload: null,
+      timer: null, phase: "processing"};
+    current = state;
+    resetPanel(state.file);
+    els.uploadMeter.hidden = true;
+    els.panel.dataset.importId = item.id;
+    listeners.started?.(item);
+    renderProgress(item);
+    announce(`Importing ${item.file_name} again…`);
     poll(state);
   }
 
@@ -365,5 +382,5 @@ export function setupUpload(listeners = {}) {
     });
   }
 
-  return {start};
+  return {start, follow};
 }

@@ -20,10 +20,8 @@ ID_PREFIX = "preset#"
 MAX_PRESETS = 200
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _NAME = re.compile(NAME_PATTERN)
-# Folders that are not preset names: the API's uploads (incoming/imp_<id>/) and previews.
+# Folders that are never preset names: the API's uploads (incoming/imp_<id>/).
 RESERVED_PREFIXES = ("imp_",)
-RESERVED_NAMES = ("preview",)
-INCOMING = "incoming/"
 
 
 def check_name(name: str, field: str = "name") -> str:
@@ -31,17 +29,15 @@ def check_name(name: str, field: str = "name") -> str:
         raise InvalidPresetName(f"'{(name or '')[:60]}' is not a preset name",
                                 {field: "1 to 40 characters: lower-case letters, digits, '-' and '_', "
                                         "starting with a letter or digit"})
-    if name.startswith(RESERVED_PREFIXES) or name in RESERVED_NAMES:
-        raise InvalidPresetName(f"'{name}' is reserved", {field: "names starting with imp_, and 'preview', are reserved"})
+    if name.startswith(RESERVED_PREFIXES):
+        raise InvalidPresetName(f"'{name}' is reserved", {field: "names starting with imp_ are reserved (upload folders)"})
     return name
 
 
 def drop_folder(key: str) -> str | None:
     """The first folder of a dropped object's key (`incoming/<folder>/file.csv`), or None."""
-    if not key.startswith(INCOMING):
-        return None
-    parts = key[len(INCOMING):].split("/")
-    return parts[0] if len(parts) > 1 and parts[0] else None
+    parts = key.split("/")
+    return parts[1] if len(parts) > 2 and parts[1] else None
 
 
 def view(item: dict) -> dict:
@@ -109,14 +105,15 @@ class PresetStore:
 def mapping_for_import(store: PresetStore, item: dict) -> tuple[dict[str, str], str | None]:
     """The mapping an import is planned with, and the preset it uses: the preset the request named
     (or, for a file dropped under `incoming/<name>/`, the preset of that name when there is one),
-    with the request's own mapping over it."""
+    with the request's own mapping over it. A file uploaded through the API lies under
+    `incoming/imp_<id>/`, never a preset's folder."""
     name = item.get("preset")
     preset = None
     if name:
         preset = store.get(name)
         if preset is None:
             raise BadFileError(f"the mapping preset '{name}' no longer exists; import again with another")
-    elif item.get("source") == "s3":
+    else:
         folder = item.get("drop_folder") or drop_folder(item.get("key", ""))
         if folder and _NAME.match(folder) and not folder.startswith(RESERVED_PREFIXES):
             preset = store.get(folder)

@@ -69,11 +69,12 @@ class ImportStore:
 
     # --- creation -----------------------------------------------------------------
     def create(self, import_id: str, *, status: str, source: str, bucket: str, key: str,
-               file_name: str, size: int | None = None, extra: dict | None = None) -> bool:
-        """Creates the import item (with `extra` values, e.g. the column mapping asked for); False
-        when it already exists (a duplicate delivery)."""
-        values = {**(extra or {}), "id": import_id, "kind": KIND, "status": status, "source": source,
-                  "bucket": bucket, "key": key, "file_name": file_name, "size": size, "created_at": now_iso()}
+               file_name: str, size: int | None = None, **extra) -> bool:
+        """Creates the import item; False when it already exists (a duplicate delivery). `extra`:
+        more fields recorded as they are (the column mapping and preset asked for), None ones left out."""
+        values = {"id": import_id, "kind": KIND, "status": status, "source": source, "bucket": bucket,
+                  "key": key, "file_name": file_name, "size": size, "created_at": now_iso(),
+                  **{k: v for k, v in extra.items() if v is not None}}
         for counter in COUNTERS:
             values[counter] = 0
         return conditional(lambda: self.ddb.put_item(TableName=self.table, Item=to_item(values),

@@ -28,7 +28,7 @@ def create_upload(settings: Settings, file_name: str, size: int | None, *,
     key = f"incoming/{import_id}/{safe_file_name(file_name)}"
     store = ImportStore(settings.imports_table)
     store.create(import_id, status=PENDING, source="api", bucket=settings.uploads_bucket, key=key,
-                 file_name=file_name, size=size, extra={"mapping": mapping or None, "preset": preset})
+                 file_name=file_name, size=size, mapping=mapping or None, preset=preset)
     post = client("s3").generate_presigned_post(
         Bucket=settings.uploads_bucket, Key=key,
         Conditions=[["content-length-range", 1, settings.max_upload_bytes]],
