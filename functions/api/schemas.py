@@ -128,7 +128,8 @@ class Import(BaseModel):
     chunks_done: int = Field(default=None, description="Chunks processed and counted")
     column_mapping: dict[str, str] = Field(default=None, description="Which header fills which field "
                                                                      "(field -> header as in the file), once planned")
-    headers: list[str] = Field(default=None, description="The file's header row, once read")
+    headers: list[str] = Field(default=None, description="The file's header row, when a required column is "
+                                                         "missing (its first 500 names)")
     missing_columns: list[str] = Field(default=None, description="Required fields no column fills (the import "
                                                                  "FAILED): map them and import again")
     mapping: dict[str, str] = Field(default=None, description="The column mapping the request asked for")

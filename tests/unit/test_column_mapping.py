@@ -133,7 +133,6 @@ def test_the_chunks_use_the_columns_the_planner_matched(pipeline_aws):
     assert item["status"] == SUCCEEDED and item["created"] == 2 and item["failed"] == 0
     assert item["column_mapping"] == {"sku": "Item SKU", "name": "Product Name", "price": "Price (USD)"}
     assert item["unknown_columns"] == ["SKU code"]
-    assert item["headers"] == ["Item SKU", "Product Name", "Price (USD)", "SKU code"]
     chunk = manifest("imports/imp_alias/manifest.json")[0]
     assert chunk["columns"] == {"sku": 0, "name": 1, "price": 2}
     assert products() == {"A-1": {"name": "Alpha", "description": "", "price": "1.50", "active": True},
@@ -231,6 +230,19 @@ def test_a_shopify_export_imports_each_variant_as_a_product(pipeline_aws, monkey
     line, column, message, *values = report.splitlines()[0].split(",")
     assert (line, column, values[0]) == ("13", "price", "desk-lamp")      # the row as the file has it
     assert "twelve" in message
+
+
+def test_a_shopify_sku_repeated_in_a_later_product_wins_there_across_chunks(pipeline_aws, monkeypatch):
+    monkeypatch.setenv("CHUNK_ROWS", "2")
+    get_settings.cache_clear()
+    header = SHOPIFY.read_bytes().split(b"\n", 1)[0].decode().split(",")
+    again = dict.fromkeys(header, "")
+    again.update({"Handle": "tee-again", "Title": "Tee Again", "Variant SKU": "tee-s-blk", "Variant Price": "5.00",
+                  "Status": "active"})
+    body = SHOPIFY.read_bytes() + (",".join(again[h] for h in header) + "\n").encode()
+    item = run("imp_shop_dup", put(body, "incoming/shopify-dup.csv"))
+    assert (item["created"], item["failed"], item["duplicates"], item["rows_processed"]) == (7, 1, 1, 9)
+    assert products()["tee-s-blk"]["name"] == "Tee Again" and "TEE-S-BLK" not in products()
 
 
 # --- the API: presets and POST /imports --------------------------------------------------------

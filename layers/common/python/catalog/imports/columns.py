@@ -11,7 +11,7 @@ aliases, and the header it names is no longer a candidate for any other field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from catalog.imports.errors import InvalidMapping, MissingColumns
 
@@ -53,7 +53,7 @@ class ColumnMatch:
     unknown: tuple[str, ...] = ()                    # headers no field uses
     missing: tuple[str, ...] = ()                    # required fields no header fills
     duplicate: str | None = None                     # a header that appears twice for one field
-    layout: dict | None = field(default=None)        # the Shopify layout, when the file is a Shopify export
+    layout: dict | None = None                       # the Shopify layout, when the file is a Shopify export
 
 
 def check_mapping(mapping: dict[str, str] | None, where: str = "mapping") -> dict[str, str]:

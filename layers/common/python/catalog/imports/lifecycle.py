@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from catalog.imports.columns import MAX_HEADER_CHARS
 from catalog.imports.error_report import write_error_report
 from catalog.imports.errors import (
     BadFileError,
@@ -68,6 +69,7 @@ from catalog.shared.metrics import (
 from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
+MAX_HEADERS_SHOWN = 500     # of a file whose required columns are missing: keeps its item far under 400 KB
 _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
                     "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
@@ -175,12 +177,13 @@ def run_plan(settings: Settings, import_id: str) -> dict:
     except MissingColumns as missing:
         # The import fails (MarkFailed), and its item shows the file's headers for a mapping form.
         imports.transition(import_id, to=PLANNING, allowed_from=(PLANNING,), values={
-            "headers": missing.headers, "missing_columns": missing.missing, "column_mapping": missing.mapping})
+            "headers": [h[:MAX_HEADER_CHARS] for h in missing.headers[:MAX_HEADERS_SHOWN]],
+            "missing_columns": missing.missing, "column_mapping": missing.mapping})
         raise BadFileError(missing.message) from None     # the error type failures.readable_failure words
     planned = {
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
-        "headers": plan.columns, "column_mapping": plan.column_mapping, "preset": preset, "file_layout": plan.layout,
+        "column_mapping": plan.column_mapping, "preset": preset, "file_layout": plan.layout,
     }
     imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,),
                        values={k: v for k, v in planned.items() if v is not None})
