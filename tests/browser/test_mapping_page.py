@@ -11,6 +11,8 @@ from playwright.sync_api import Page, expect
 from tests.support.auth import api_session
 from tests.support.cloud import all_products
 
+SCREENSHOT = Path("/tmp/mapping_form.png")    # to look at the form by hand
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}{time.time_ns() % 10**10}"
@@ -80,9 +82,11 @@ def test_a_missing_column_shows_the_file_headers_and_the_form_sends_the_mapping(
     expect(error).to_have_text("Column “Ref” is chosen for both sku and name.")
 
     page.get_by_test_id("map-name").select_option("Label")
+    expect(error).to_be_hidden()                     # the complaint goes with the choice that fixed it
     page.get_by_test_id("map-price").select_option("Cost")
     preset = unique("desk-")
     page.get_by_test_id("mapping-preset-name").fill(preset)
+    form.screenshot(path=str(SCREENSHOT))
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/imports")) as sent:
         submit.click()
     # The contract of POST /imports {from_import}: a new import of the same upload, with this mapping.

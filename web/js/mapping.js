@@ -149,6 +149,8 @@ export function setupMapping(upload) {
     form.hidden = true;
   }
 
+  form.addEventListener("change", () => showError(""));   // a complaint goes once the choice changes
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!failed) return;
