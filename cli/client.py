@@ -119,12 +119,18 @@ class Api:
         return response.json() if response.content else {}
 
     # --- imports ------------------------------------------------------------------------------
-    def create_import(self, file_name: str, size: int, mode: str = "import") -> dict:
-        return self.post("/imports", {"file_name": file_name, "size": size, "mode": mode}, expected=(201,))
+    def create_import(self, file_name: str, size: int, mode: str = "import", preset: str | None = None) -> dict:
+        body = {"file_name": file_name, "size": size, "mode": mode}
+        if preset is not None:
+            body["preset"] = preset        # a saved column mapping (GET /mappings)
+        return self.post("/imports", body, expected=(201,))
 
-    def start_from(self, import_id: str, mode: str = "import") -> dict:
+    def start_from(self, import_id: str, mode: str = "import", preset: str | None = None) -> dict:
         """A new import (or preview) of the file an earlier import uploaded: started at once, no upload."""
-        return self.post("/imports", {"from_import": import_id, "mode": mode}, expected=(201,))
+        body = {"from_import": import_id, "mode": mode}
+        if preset is not None:
+            body["preset"] = preset
+        return self.post("/imports", body, expected=(201,))
 
     def get_import(self, import_id: str) -> dict:
         return self.get(f"/imports/{quote(import_id, safe='')}")

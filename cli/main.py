@@ -1,6 +1,6 @@
 """`catalog`: the product-catalog importer from a terminal or CI, through its HTTP API only.
 
-    catalog import products.csv                     upload, follow the import, print its summary
+    catalog import products.csv [--mapping NAME]    upload, follow the import, print its summary
     catalog import products.csv --preview           the same as a dry run: what it would change, nothing written
     catalog import --from IMPORT_ID                 import the file an earlier import or preview uploaded
     catalog imports ls | show ID | cancel ID | errors ID --out bad.csv
@@ -174,18 +174,20 @@ def _progress_fields(item: dict) -> dict:
 
 def run_import(api: Api, path: Optional[Path], *, wait: bool, max_bad_rows: Optional[int], out: Console,
                err: Console, poll_interval: float = 1.0, timeout: Optional[float] = None, as_json: bool = False,
-               preview: bool = False, from_import: Optional[str] = None) -> int:
+               preview: bool = False, from_import: Optional[str] = None,
+               mapping: Optional[str] = None) -> int:
     """`catalog import`: returns the exit code. Raises ApiError/ClientError. `preview`: a dry run;
-    `from_import`: no upload, the file that import uploaded is used again."""
+    `from_import`: no upload, the file that import uploaded is used again; `mapping`: a saved
+    column-mapping preset's name."""
     mode = "preview" if preview else "import"
     if from_import:
-        item = api.start_from(from_import, mode)["import"]
+        item = api.start_from(from_import, mode, preset=mapping)["import"]
         import_id = item["id"]
         err.print(f"{mode.capitalize()} [bold]{import_id}[/bold] started from the file of {escape(from_import)} "
                   f"({escape(item.get('file_name', ''))})")
     else:
         size = path.stat().st_size
-        created = api.create_import(path.name, size, mode)
+        created = api.create_import(path.name, size, mode, preset=mapping)
         item, form = created["import"], created["upload"]
         import_id = item["id"]
         err.print(f"{mode.capitalize()} [bold]{import_id}[/bold] created for {escape(path.name)} ({size:,} bytes)")
@@ -255,6 +257,12 @@ def print_summary(api: Api, item: dict, out: Console, as_json: bool = False) -> 
     out.print(table)
     out.print(f"{escape(item.get('file_name', ''))}: {float(item.get('elapsed_seconds') or 0):.1f} s, "
               f"{float(item.get('rows_per_second') or 0):,.0f} rows/s")
+    if item.get("column_mapping"):
+        out.print("Columns: " + escape(", ".join(f"{field} <- {header}" for field, header in item["column_mapping"].items())),
+                  soft_wrap=True)
+    if item.get("missing_columns"):
+        out.print(f"Missing columns: {escape(', '.join(item['missing_columns']))}; the file has: "
+                  f"{escape(', '.join(item.get('headers') or []))}", soft_wrap=True)
     if item.get("unknown_columns"):
         out.print(f"Ignored columns: {escape(', '.join(item['unknown_columns']))}")
     if item.get("error"):
@@ -302,7 +310,9 @@ def import_command(
         max_bad_rows: Annotated[Optional[int], typer.Option(min=0, help="Exit 1 when more rows than this fail")] = None,
         poll_interval: Annotated[float, typer.Option(min=0.1, help="Seconds between progress reads")] = 1.0,
         timeout: Annotated[Optional[float], typer.Option(min=1, help="Give up following after this many seconds")]
-        = None):
+        = None,
+        mapping: Annotated[Optional[str], typer.Option(metavar="NAME", help="A saved column-mapping preset "
+                                                       "(GET /mappings) to apply over the built-in aliases")] = None):
     """Upload FILE (a presigned POST, with a byte progress bar), follow the import's progress and print
     its summary and the bad-rows link. Exit 1 when it ends FAILED or CANCELLED or has more bad rows than
     --max-bad-rows."""
@@ -311,7 +321,7 @@ def import_command(
         raise typer.BadParameter("give a FILE to upload, or --from IMPORT_ID (not both)", param_hint="FILE")
     code = run_import(state.api, file, wait=wait, max_bad_rows=max_bad_rows, out=state.out, err=state.err,
                       poll_interval=poll_interval, timeout=timeout, as_json=state.json, preview=preview,
-                      from_import=from_import)
+                      from_import=from_import, mapping=mapping)
     raise typer.Exit(code)
 
 

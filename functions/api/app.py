@@ -6,6 +6,7 @@ import re
 import authorization
 import http_errors
 import imports_routes
+import mappings_routes
 import products_routes
 import webhooks_routes
 from aws_lambda_powertools import Logger
@@ -49,6 +50,7 @@ class Resolver(APIGatewayHttpResolver):
 
 app = Resolver(enable_validation=True)
 app.include_router(imports_routes.router)
+app.include_router(mappings_routes.router)
 app.include_router(products_routes.router)
 app.include_router(webhooks_routes.router)
 # The document /openapi.json and /docs serve: every operation needs a bearer token (a JWT of the

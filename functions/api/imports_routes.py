@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field, field_validator
 from schemas import CreatedImport, Import, ImportPage, ReportLink, responses
 
 from catalog.imports import lifecycle, uploads
+from catalog.imports.columns import check_mapping
 from catalog.imports.errors import ImportNotFound, NoErrorReport
+from catalog.imports.presets import PresetStore
 from catalog.imports.progress import ImportStore
 from catalog.shared import cursors
 from catalog.shared.emf import handler_metrics
@@ -33,6 +35,10 @@ class CreateImportRequest(BaseModel):
         default=None, min_length=1, max_length=80,
         description="Start at once from the file this earlier import or preview uploaded (no upload; "
                     "the answer's `upload` is null)")
+    mapping: Optional[dict[str, str]] = Field(default=None, description="Column mapping {field: header} "
+                                              "(fields: sku, name, description, price, active); over the preset's "
+                                              "and the built-in aliases")
+    preset: Optional[str] = Field(default=None, max_length=40, description="Name of a saved mapping preset (GET /mappings)")
 
     @field_validator("file_name")
     @classmethod
@@ -69,10 +75,15 @@ def create_import(request: CreateImportRequest):
     if request.file_name is None and request.from_import is None:
         raise Invalid("invalid request (file_name: is required; or give from_import to use an uploaded file again)",
                       {"file_name": "is required"})
+    mapping = check_mapping(request.mapping)
+    if request.preset is not None:
+        PresetStore(get_settings().imports_table).found(request.preset, field="preset")
     if request.from_import is not None:
-        item = lifecycle.start_again(get_settings(), request.from_import, request.mode)
+        item = lifecycle.start_again(get_settings(), request.from_import, request.mode, mapping=mapping,
+                                     preset=request.preset)
         return Response(201, "application/json", {"import": _view(item), "upload": None})
-    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size, request.mode)
+    item, upload = uploads.create_upload(get_settings(), request.file_name, request.size, request.mode,
+                                         mapping=mapping, preset=request.preset)
     return Response(201, "application/json", {"import": _view(item), "upload": upload})
 
 

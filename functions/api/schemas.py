@@ -134,6 +134,15 @@ class Import(BaseModel):
                                                        "this one waits for (one bulk change at a time)")
     total_chunks: int = Field(default=None, description="Chunks the file was cut into")
     chunks_done: int = Field(default=None, description="Chunks processed and counted")
+    column_mapping: dict[str, str] = Field(default=None, description="Which header fills which field "
+                                                                     "(field -> header as in the file), once planned")
+    headers: list[str] = Field(default=None, description="The file's header row, when a required column is "
+                                                         "missing (its first 500 names)")
+    missing_columns: list[str] = Field(default=None, description="Required fields no column fills (the import "
+                                                                 "FAILED): map them and import again")
+    mapping: dict[str, str] = Field(default=None, description="The column mapping the request asked for")
+    preset: str = Field(default=None, description="The mapping preset asked for, or the one of the drop folder")
+    file_layout: Literal["shopify"] = Field(default=None, description="A Shopify product export, read by product")
     chunk_map: str = Field(default=None, pattern="^[prdRf]*$",
                            description="One letter per chunk, in order: p pending, r running, d done, "
                                        "R done or running again after a failed attempt, f failed")
@@ -168,6 +177,18 @@ class ImportPage(BaseModel):
 
 class ReportLink(BaseModel):
     url: str = Field(description="Signed URL of the report (also in Location), valid for minutes")
+
+
+# --- column mappings ------------------------------------------------------------------------
+class MappingPreset(BaseModel):
+    name: str
+    mapping: dict[str, str] = Field(description="field -> header")
+    created_at: str
+    updated_at: str
+
+
+class MappingPresetList(BaseModel):
+    items: list[MappingPreset]
 
 
 # --- webhooks -------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def fuzz_cloud():
 @pytest.fixture(scope="module")
 def existing(fuzz_cloud) -> dict[str, str]:
     """Path parameter -> the id of something that exists (a product, an import, a delete-all job, a
-    webhook endpoint whose receiver answers at once, one of its deliveries), so that generated
+    webhook endpoint whose receiver answers at once, one of its deliveries, a mapping preset), so that generated
     requests reach them, not only 404s. The fuzzing may change or delete them as it goes."""
     api = api_session(fuzz_cloud)
     url = fuzz_cloud.api_url
@@ -82,8 +82,9 @@ def existing(fuzz_cloud) -> dict[str, str]:
     # the receiver: the local cloud's own port, which answers at once (404, no such route)
     endpoint = api.post(f"{url}/webhooks", json={"url": f"{url}/fuzz-receiver"}, timeout=30).json()
     delivery_id = api.post(f"{url}/webhooks/{endpoint['id']}/test", timeout=30).json()["webhook_id"]
+    assert api.put(f"{url}/mappings/fuzz-preset", json={"mapping": {"sku": "Ref"}}, timeout=30).status_code == 201
     return {"sku": "Fuzz-1", "import_id": import_id, "job_id": job_id, "endpoint_id": endpoint["id"],
-            "delivery_id": delivery_id}
+            "delivery_id": delivery_id, "name": "fuzz-preset"}
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,7 @@ def test_changed_rows_are_updated_in_place(empty_catalog, tmp_path):
     (b"", "the file is empty"),
     (b"sku,name,price\n", "header row but no data rows"),
     (b"\xef\xbb\xbfsku,name\r\n\r\n", "header row but no data rows"),
-    (b"code,title,price\nA,B,1\n", "required columns 'sku', 'name' missing"),
+    (b"ref,label,price\nA,B,1\n", "required columns 'sku', 'name' missing"),   # no alias knows ref or label
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not a text CSV file"),
     (b"\xff\xfes\x00k\x00u\x00,\x00n\x00", "UTF-16 encoded"),
     (b"sk\xe9,name\nA,B\n", "header row is not valid UTF-8"),

@@ -44,7 +44,8 @@ def test_operations_are_tagged_by_resource(api):
     assert status == 200
     tags = {path.split("/")[1]: {tag for op in ops.values() for tag in op.get("tags", ["<none>"])}
             for path, ops in document["paths"].items()}
-    assert tags == {"imports": {"Imports"}, "products": {"Products"}, "webhooks": {"Webhooks"}}
+    assert tags == {"imports": {"Imports"}, "mappings": {"Column mappings"}, "products": {"Products"},
+                    "webhooks": {"Webhooks"}}
 
 
 def test_the_document_states_the_token_and_every_answer(api):

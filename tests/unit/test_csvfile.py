@@ -18,7 +18,7 @@ def test_header_is_case_insensitive_trimmed_any_order_and_reports_unknown_column
 
 @pytest.mark.parametrize("line, message", [
     (b"name,price\n", "required column 'sku' missing"),
-    (b"code,title\n", "required columns 'sku', 'name' missing"),
+    (b"colour,size\n", "required columns 'sku', 'name' missing"),
     (b"sku,name,SKU\n", "column 'sku' appears twice"),
     (b"sku,na\xffme\n", "not valid UTF-8"),
     (b"sku\x00,name\n", "NUL bytes"),

@@ -119,14 +119,14 @@ export function linkWithToken(link, path, fileName, onError) {
   };
 }
 
-// mode: "import" (writes the catalog) or "preview" (a dry run that writes nothing).
-export function createImport(file, mode = "import") {
-  return request("POST", "/imports", {file_name: file.name, size: file.size, mode});
+/** options: {mode?: "import" (writes the catalog) | "preview" (a dry run that writes nothing), preset?} */
+export function createImport(file, options = {}) {
+  return request("POST", "/imports", {file_name: file.name, size: file.size, ...options});
 }
 
 // A new import (or preview) of the file an earlier one uploaded: started at once, no upload.
-export function importFrom(importId, mode = "import") {
-  return request("POST", "/imports", {from_import: importId, mode});
+export function importFrom(importId, mode = "import", options = {}) {
+  return request("POST", "/imports", {from_import: importId, mode, ...options});
 }
 
 export function getImport(id) {

@@ -14,7 +14,9 @@ export function looksLikeCsv(file) {
 }
 
 /**
- * listeners: {started(item), updated(item), ended(item)} — so the history can follow along.
+ * listeners: {started(item), updated(item), ended(item)} — so the history can follow along;
+ * importOptions() -> extra fields of POST /imports (the column-mapping preset chosen).
+ * Returns {start(file), follow(item)}: follow an import created without an upload (started again).
  */
 export function setupUpload(listeners = {}) {
   const els = {
@@ -320,7 +322,8 @@ export function setupUpload(listeners = {}) {
 
     let created;
     try {
-      created = await createImport(file, els.previewMode.checked ? "preview" : "import");
+      created = await createImport(file, {mode: els.previewMode.checked ? "preview" : "import",
+                                          ...(listeners.importOptions?.() || {})});
     } catch (error) {
       if (current !== state) return;
       els.panel.hidden = true;
@@ -379,10 +382,17 @@ export function setupUpload(listeners = {}) {
       els.importThis.disabled = false;
       return;
     }
+    follow(item);
+  }
+
+  // An import whose file is already stored (a previewed file, or one started again with another
+  // column mapping): no upload.
+  function follow(item) {
     if (current) clearTimeout(current.timer);
-    const state = {token: ++tokens, id: item.id, file: null, upload: null, timer: null, phase: "processing"};
+    const state = {token: ++tokens, id: item.id, file: {name: item.file_name, size: item.size || 0}, upload: null,
+      timer: null, phase: "processing"};
     current = state;
-    resetPanel({name: item.file_name, size: item.size || 0});
+    resetPanel(state.file);
     els.uploadMeter.hidden = true;
     els.panel.dataset.importId = item.id;
     listeners.started?.(item);
@@ -457,5 +467,5 @@ export function setupUpload(listeners = {}) {
     });
   }
 
-  return {start};
+  return {start, follow};
 }

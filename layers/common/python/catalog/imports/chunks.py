@@ -6,9 +6,10 @@ import csv
 import io
 import json
 
-from catalog.imports.csvfile import header_from_names, iter_records, split_lines, text_lines
+from catalog.imports.csvfile import header_from_plan, iter_records, split_lines, text_lines
 from catalog.imports.progress import CANCELLED, FAILED, PREVIEW_MODE, ImportStore
 from catalog.imports.rows import ProductRow, RowError, read_record_rows, read_text_rows
+from catalog.imports.shopify import read_shopify_rows
 from catalog.products.catalogs import catalog_store
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
@@ -36,14 +37,15 @@ def errors_csv(errors: list[RowError]) -> bytes:
 def read_chunk(data: bytes, chunk: dict) -> tuple[dict[str, ProductRow], list[RowError], int]:
     """The chunk's rows: winners by SKU key (rows the plan marked superseded skipped), bad rows,
     and how many were skipped as duplicates. Checks the row count against the plan's."""
-    header = header_from_names(chunk["header"])
+    header = header_from_plan(chunk["header"], chunk.get("columns"), chunk.get("layout"))
     skip = frozenset(chunk.get("skip") or ())
-    lines = text_lines(data)
+    lines = None if header.layout else text_lines(data)
     if lines is not None:   # valid UTF-8, as nearly every chunk: the fast path
         winners, errors, duplicates, count = read_text_rows(lines, header, line=chunk["first_line"], skip=skip)
-    else:                   # some row is not UTF-8: line by line, reporting those rows
+    else:                   # a Shopify export (rows read with their product's first row), or a row not UTF-8
         records = iter_records(split_lines((data,)), offset=chunk["start"], line=chunk["first_line"])
-        winners, errors, duplicates, count = read_record_rows(records, header, skip)
+        read = read_shopify_rows if header.layout else read_record_rows
+        winners, errors, duplicates, count = read(records, header, skip)
     if count != chunk["rows"]:
         raise RuntimeError(f"chunk {chunk['index']} has {count} rows, the plan counted {chunk['rows']}")
     return winners, errors, duplicates

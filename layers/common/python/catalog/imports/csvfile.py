@@ -16,11 +16,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from catalog.imports.errors import BadFileError
+from catalog.imports.columns import KNOWN_COLUMNS, match_columns
+from catalog.imports.errors import BadFileError, MissingColumns
 
-REQUIRED_COLUMNS = ("sku", "name")
-OPTIONAL_COLUMNS = ("description", "price", "active")
-KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 BOM = b"\xef\xbb\xbf"
 # Far above any valid field (see rules.py); bounds how far one unterminated quote reads ahead.
 MAX_FIELD_CHARS = 64 * 1024
@@ -33,10 +31,20 @@ class Header:
     names: tuple[str, ...]                 # as written in the file, trimmed
     positions: dict[str, int]              # known column -> index
     unknown: tuple[str, ...] = field(default=())
+    mapping: dict[str, str] = field(default_factory=dict)   # known column -> header as written
+    layout: dict | None = None             # a Shopify export's layout (columns.match_columns), else None
+
+
+def header_from_plan(names: list[str], positions: dict[str, int] | None, layout: dict | None = None) -> Header:
+    """The header as the planner resolved it (a chunk's descriptor carries the names, the columns'
+    positions and the layout), so a chunk never matches the columns differently."""
+    if positions is None:       # a manifest planned before positions were carried: names as they are
+        return header_from_names(names)
+    return Header(names=tuple(names), positions={k: int(v) for k, v in positions.items()}, layout=layout)
 
 
 def header_from_names(names: list[str]) -> Header:
-    """Rebuilds a header the planner already checked (chunks get the names in their descriptor)."""
+    """Rebuilds a header of exact column names the planner already checked."""
     positions = {}
     for index, name in enumerate(names):
         key = name.strip().lower()
@@ -45,8 +53,9 @@ def header_from_names(names: list[str]) -> Header:
     return Header(names=tuple(names), positions=positions)
 
 
-def parse_header(line: bytes) -> Header:
-    """Parses the header line (BOM already stripped)."""
+def parse_header(line: bytes, mapping: dict[str, str] | None = None) -> Header:
+    """Parses the header line (BOM already stripped); `mapping` ({field: header}) decides before the
+    aliases (columns.py)."""
     if b"\x00" in line:
         raise BadFileError("the file is not a text CSV file (it contains NUL bytes)")
     try:
@@ -58,23 +67,19 @@ def parse_header(line: bytes) -> Header:
     except (csv.Error, StopIteration):
         raise BadFileError("the header row is not valid CSV") from None
     names = tuple(n.strip() for n in names)
-    positions: dict[str, int] = {}
-    unknown = []
-    for index, name in enumerate(names):
-        key = name.lower()
-        if key in KNOWN_COLUMNS:
-            if key in positions:
-                raise BadFileError(f"column '{key}' appears twice in the header row")
-            positions[key] = index
-        else:
-            unknown.append(name)
-    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
-    if missing:
+    match = match_columns(names, mapping)
+    if match.duplicate is not None:
+        raise BadFileError(f"column '{match.duplicate}' appears twice in the header row")
+    if match.missing:
+        missing = match.missing
         found = ", ".join(f"'{n}'" for n in names if n) or "nothing"
-        raise BadFileError(
+        raise MissingColumns(
             f"required column{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} "
-            f"missing from the header row (found {found})")
-    return Header(names=names, positions=positions, unknown=tuple(unknown))
+            f"missing from the header row (found {found}); map a column to "
+            f"{'each' if len(missing) > 1 else 'it'} and import again",
+            headers=list(names), missing=list(missing), mapping=match.mapping)
+    return Header(names=names, positions=match.positions, unknown=match.unknown, mapping=match.mapping,
+                  layout=match.layout)
 
 
 def split_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:

@@ -1,7 +1,7 @@
 """What the imports context refuses or reports as failed."""
 from __future__ import annotations
 
-from catalog.shared.errors import Conflict, DomainError, NotFound, TooLarge
+from catalog.shared.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 
 
 class BadFileError(DomainError):
@@ -70,3 +70,25 @@ class SourceFileGone(Conflict):
 class DeleteAllRunning(Conflict):
     def __init__(self, message: str):
         super().__init__(message, {"from_import": "a delete-all is running"})
+
+
+class MissingColumns(BadFileError):
+    """A required field has no column: the import fails, and its item shows the file's headers so a
+    person can map them."""
+
+    def __init__(self, message: str, headers: list[str], missing: list[str], mapping: dict[str, str]):
+        super().__init__(message)
+        self.headers, self.missing, self.mapping = headers, missing, mapping
+
+
+class InvalidMapping(Invalid):
+    """A column mapping names an unknown field, or one header for two fields."""
+
+
+class PresetNotFound(NotFound):
+    def __init__(self, name: str, field: str | None = None):
+        super().__init__(f"mapping preset '{name}' not found", {field: "no preset of this name"} if field else None)
+
+
+class InvalidPresetName(Invalid):
+    pass

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from catalog.imports.chunks import sample_part_key
+from catalog.imports.columns import MAX_HEADER_CHARS
 from catalog.imports.error_report import write_error_report
 from catalog.imports.errors import (
     BadFileError,
@@ -35,8 +36,10 @@ from catalog.imports.errors import (
     SourceFileGone,
     SourceImportNotFound,
     SourceNotUploaded,
+    MissingColumns,
 )
 from catalog.imports.planner import plan_import
+from catalog.imports.presets import PresetStore, mapping_for_import
 from catalog.imports.progress import (
     ACTIVE,
     CANCELLED,
@@ -82,6 +85,7 @@ from catalog.shared.settings import Settings
 
 INCOMING_PREFIX = "incoming/"
 PREVIEW_PREFIX = "preview/"         # a file dropped here gets a preview, not an import
+MAX_HEADERS_SHOWN = 500     # of a file whose required columns are missing: keeps its item far under 400 KB
 _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
                     "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
@@ -135,9 +139,11 @@ def _start_execution(settings: Settings, imports: ImportStore, import_id: str) -
     return StartOutcome(import_id, True)
 
 
-def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE) -> dict:
+def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE, *,
+                mapping: dict[str, str] | None = None, preset: str | None = None) -> dict:
     """A new import (or preview) of the file an earlier import or preview uploaded, without a second
-    upload: same bucket, key, file name; started at once. Its item, QUEUED."""
+    upload: same bucket, key, file name; started at once. Its item, QUEUED. The column mapping and
+    preset are the earlier import's unless given (a preview's "Import this file" imports as it previewed)."""
     imports = ImportStore(settings.imports_table)
     earlier = imports.get(from_import)
     if earlier is None:
@@ -155,7 +161,9 @@ def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE) -
         raise DeleteAllRunning(REFUSED_DURING_DELETE_ALL)
     import_id = new_import_id()
     imports.create(import_id, status=QUEUED, source="api", bucket=earlier["bucket"], key=earlier["key"],
-                   file_name=earlier["file_name"], size=head["ContentLength"], mode=mode, from_import=from_import)
+                   file_name=earlier["file_name"], size=head["ContentLength"], mode=mode, from_import=from_import,
+                   mapping=(mapping if mapping else earlier.get("mapping")) or None,
+                   preset=preset if preset is not None else earlier.get("preset"))
     try:
         _start_execution(settings, imports, import_id)
     except Exception:
@@ -234,13 +242,25 @@ def run_plan(settings: Settings, import_id: str) -> dict:
                               values={"started_at": now_iso()}):
         lock.release(import_id)
         raise BadFileError(f"the import is {imports.status_of(import_id)}, not waiting to be planned")
-    plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
-                       max_bytes=settings.max_upload_bytes,
-                       into_empty_catalog=catalog_store(settings).is_empty(), mode=item.get("mode") or IMPORT_MODE)
-    imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,), values={
+    mapping, preset = mapping_for_import(PresetStore(settings.imports_table), item)
+    try:
+        plan = plan_import(import_id, item["bucket"], item["key"], chunk_rows=settings.chunk_rows,
+                           max_bytes=settings.max_upload_bytes,
+                           into_empty_catalog=catalog_store(settings).is_empty(),
+                           mode=item.get("mode") or IMPORT_MODE, mapping=mapping)
+    except MissingColumns as missing:
+        # The import fails (MarkFailed), and its item shows the file's headers for a mapping form.
+        imports.transition(import_id, to=PLANNING, allowed_from=(PLANNING,), values={
+            "headers": [h[:MAX_HEADER_CHARS] for h in missing.headers[:MAX_HEADERS_SHOWN]],
+            "missing_columns": missing.missing, "column_mapping": missing.mapping})
+        raise BadFileError(missing.message) from None     # the error type failures.readable_failure words
+    planned = {
         "total_rows": plan.total_rows, "total_chunks": plan.chunk_count, "planned_duplicates": plan.duplicates,
         "unknown_columns": plan.unknown_columns, "columns": plan.columns, "bytes_processed": plan.header_bytes,
-    })
+        "column_mapping": plan.column_mapping, "preset": preset, "file_layout": plan.layout,
+    }
+    imports.transition(import_id, to=PROCESSING, allowed_from=(PLANNING,),
+                       values={k: v for k, v in planned.items() if v is not None})
     return {"import_id": import_id, "bucket": item["bucket"], "manifest_key": plan.manifest_key,
             "chunk_count": plan.chunk_count, "max_concurrency": settings.chunk_concurrency}
 

@@ -75,7 +75,8 @@ class ImportStore:
     def create(self, import_id: str, *, status: str, source: str, bucket: str, key: str,
                file_name: str, size: int | None = None, mode: str = IMPORT_MODE, **extra) -> bool:
         """Creates the import item; False when it already exists (a duplicate delivery). `extra`:
-        more fields recorded as they are (from_import, drop_folder), None ones left out."""
+        more fields recorded as they are (from_import, drop_folder, the column mapping and preset
+        asked for), None ones left out."""
         values = {"id": import_id, "kind": KIND, "status": status, "source": source, "bucket": bucket,
                   "key": key, "file_name": file_name, "size": size, "created_at": now_iso(), "mode": mode,
                   **{k: v for k, v in extra.items() if v is not None}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from itertools import islice
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from catalog.imports.csvfile import Header, Record, describe_csv_error
 from catalog.products import rules
@@ -85,10 +85,17 @@ def read_rows(records: Iterator[Record], header: Header) -> Iterator[ProductRow 
 def read_record_rows(records: Iterator[Record], header: Header, skip: frozenset[int] = frozenset()
                      ) -> tuple[dict[str, ProductRow], list[RowError], int, int]:
     """As read_text_rows, from csvfile.iter_records' records (the path for chunks that are not UTF-8)."""
+    return tally_rows(read_rows(records, header), skip)
+
+
+def tally_rows(rows: Iterable[ProductRow | RowError], skip: frozenset[int] = frozenset()
+               ) -> tuple[dict[str, ProductRow], list[RowError], int, int]:
+    """Rows in file order (ordinals from 0) -> (winners by SKU key, bad rows, rows skipped as
+    duplicates, rows): what read_text_rows answers."""
     winners: dict[str, ProductRow] = {}
     errors: list[RowError] = []
     duplicates = count = 0
-    for ordinal, row in enumerate(read_rows(records, header)):
+    for ordinal, row in enumerate(rows):
         count = ordinal + 1
         if type(row) is RowError:
             errors.append(row)

@@ -17,16 +17,19 @@ def safe_file_name(name: str) -> str:
     return cleaned[:120]
 
 
-def create_upload(settings: Settings, file_name: str, size: int | None, mode: str = IMPORT_MODE) -> tuple[dict, dict]:
+def create_upload(settings: Settings, file_name: str, size: int | None, mode: str = IMPORT_MODE, *,
+                  mapping: dict[str, str] | None = None, preset: str | None = None) -> tuple[dict, dict]:
     """A PENDING import item (`mode`: import or preview) and the presigned POST that uploads its
-    file; UploadTooLarge when the announced size is over the limit (the POST policy enforces it again)."""
+    file; UploadTooLarge when the announced size is over the limit (the POST policy enforces it again).
+    `mapping` and `preset` (checked by the caller: columns.check_mapping, presets) are kept on the item
+    for the plan."""
     if size is not None and size > settings.max_upload_bytes:
         raise UploadTooLarge(size, settings.max_upload_bytes)
     import_id = new_import_id()
     key = f"incoming/{import_id}/{safe_file_name(file_name)}"
     store = ImportStore(settings.imports_table)
     store.create(import_id, status=PENDING, source="api", bucket=settings.uploads_bucket, key=key,
-                 file_name=file_name, size=size, mode=mode)
+                 file_name=file_name, size=size, mode=mode, mapping=mapping or None, preset=preset)
     post = client("s3").generate_presigned_post(
         Bucket=settings.uploads_bucket, Key=key,
         Conditions=[["content-length-range", 1, settings.max_upload_bytes]],

@@ -17,8 +17,9 @@ PRICE_MAX = Decimal("99999999.99")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The common price shapes ("12", "12.5", "12.50"), canonicalized without Decimal: the import's hot path.
 _SIMPLE_PRICE = re.compile(r"(0|[1-9][0-9]{0,7})(?:\.([0-9]{1,2}))?")
-_TRUE = frozenset(("true", "1", "yes", "y", "t", "on"))
-_FALSE = frozenset(("false", "0", "no", "n", "f", "off"))
+# Besides booleans, the status words other systems export (Shopify: active, draft, archived).
+_TRUE = frozenset(("true", "1", "yes", "y", "t", "on", "active", "enabled"))
+_FALSE = frozenset(("false", "0", "no", "n", "f", "off", "inactive", "disabled", "draft", "archived"))
 
 
 class FieldError(ValueError):
@@ -90,7 +91,7 @@ def parse_active(raw: str | None) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise FieldError("active", f"'{text[:40]}' is not one of true/false, yes/no, 1/0")
+    raise FieldError("active", f"'{text[:40]}' is not one of true/false, yes/no, 1/0, active/inactive (draft, archived)")
 
 
 # Fast paths for the import's hot loop (rows.read_text_rows). Each accepts only values its parser
