@@ -33,10 +33,10 @@ from catalog.imports.errors import (
     ImportNotFound,
     ImportRefused,
     IncompleteImportError,
+    MissingColumns,
     SourceFileGone,
     SourceImportNotFound,
     SourceNotUploaded,
-    MissingColumns,
 )
 from catalog.imports.planner import plan_import
 from catalog.imports.presets import PresetStore, mapping_for_import
