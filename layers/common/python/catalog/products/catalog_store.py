@@ -10,7 +10,7 @@ trimmed, lower-cased SKU; the planner has already chosen one winning row per key
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from catalog.products.pages import Page, ProductFilter
 from catalog.products.store import Product
@@ -25,6 +25,15 @@ class ChunkWrite:
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class ExportPage:
+    """A page of an export: rows ready for the CSV writer, [sku, name, description, price ("12.50" or
+    ""), active ("true"/"false")], in the listing's order; `position` is where the next page starts
+    (JSON, carried by the export's state machine), None after the last page."""
+    rows: list[list[str]]
+    position: dict | None
 
 
 class CatalogStore(Protocol):
@@ -64,6 +73,11 @@ class CatalogStore(Protocol):
     def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page: ...
 
     def count(self) -> int: ...
+
+    # --- export (products/export.py runs the job, the CSV and the multipart upload)
+    def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
+        """Every product matching `f` after `position` ({}: from the start), in the listing's order, in
+        big pages (thousands of rows); stopping the iteration early is fine."""
 
     # --- delete-all (products/delete_all.py runs the job, the lock and the event)
     def delete_all_segments(self, at_most: int) -> list[dict]:

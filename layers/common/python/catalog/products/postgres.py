@@ -10,9 +10,10 @@ decided, so a chunk counts exactly once however often it runs.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
 
-from catalog.products.catalog_store import ChunkWrite
+from catalog.products.catalog_store import ChunkWrite, ExportPage
 from catalog.products.migrations import migrate
 from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
 from catalog.products.sql import REQUEST_LIMIT, SqlClient
@@ -23,6 +24,10 @@ from catalog.shared.settings import Settings
 REQUEST_BUDGET = REQUEST_LIMIT * 3 // 4
 MATCHES_COUNTED_UP_TO = 1_000    # beyond this a filtered listing reports `matches` as unknown (a cheap count)
 ANALYZE_AFTER = 10_000           # products changed by an import that make it refresh the statistics
+# An export page: at most this many rows, cut where their JSON passes the budget, so a page of long
+# descriptions stays under the Data API's 1 MiB of result data too.
+EXPORT_PAGE_ROWS = 5_000
+EXPORT_PAGE_BYTES = 900_000
 
 # A product as the API shows it; timestamps in the items' ISO form (UTC, microseconds, Z).
 COLUMNS = """sku, name, description, price::text AS price, active, id,
@@ -187,6 +192,40 @@ class PostgresCatalog:
 
     def count(self) -> int:
         return self.db.one("SELECT n FROM product_count")["n"]
+
+    # --- export ------------------------------------------------------------------------------
+    def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
+        """Keyset pages on the primary key (one statement each, rows as one JSON array of CSV-ready
+        arrays); the next page is read while the caller writes this one."""
+        filters, params = _filters(f)
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            future = pool.submit(self._export_page, filters, params, (position or {}).get("k"))
+            while future is not None:
+                rows, last, more = future.result()
+                future = pool.submit(self._export_page, filters, params, last) if more else None
+                yield ExportPage(rows, {"k": last} if more else None)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _export_page(self, filters: list[str], params: dict, after: str | None) -> tuple[list, str | None, bool]:
+        """(rows, the last row's key, whether more may follow)."""
+        where = list(filters) + (["sku_key > :after"] if after is not None else [])
+        result = self.db.one(
+            "WITH candidates AS (SELECT sku_key, json_build_array(sku, name, description, coalesce(price::text, ''), "
+            "CASE WHEN active THEN 'true' ELSE 'false' END) AS r FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {EXPORT_PAGE_ROWS}), "
+            "sized AS (SELECT sku_key, r, sum(octet_length(r::text) + 2) OVER (ORDER BY sku_key) AS running "
+            "FROM candidates), "
+            "page AS (SELECT sku_key, r FROM sized WHERE running <= :budget "
+            "OR running = (SELECT min(running) FROM sized)) "
+            "SELECT coalesce(json_agg(r ORDER BY sku_key), '[]') AS rows, max(sku_key) AS last, count(*) AS n, "
+            "(SELECT count(*) FROM candidates) AS candidates FROM page",
+            {**params, "budget": EXPORT_PAGE_BYTES, **({"after": after} if after is not None else {})})
+        rows = result["rows"]
+        rows = json.loads(rows) if isinstance(rows, str) else rows
+        more = result["n"] < result["candidates"] or result["candidates"] == EXPORT_PAGE_ROWS
+        return rows, result["last"], more and result["last"] is not None
 
     # --- delete-all --------------------------------------------------------------------------
     def delete_all_segments(self, at_most: int) -> list[dict]:
