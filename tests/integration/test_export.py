@@ -178,7 +178,7 @@ def test_an_unknown_export_is_404(cloud):
 
 
 def test_an_export_of_several_parts_continues_across_worker_invocations(cloud):
-    """About 16 MB of CSV: four parts of at least 5 MiB (the last one smaller), each written by its own
+    """About 17 MB of CSV: parts of at least 5 MiB (the last one smaller), each written by its own
     invocation (ExportInvocationSeconds=0), carried by the state machine's loop from one to the next."""
     rnd = random.Random(9)
     products = [{"sku": f"BIG-{i:05d}", "name": f"Long {i}", "description": "".join(
@@ -197,8 +197,8 @@ def test_an_export_of_several_parts_continues_across_worker_invocations(cloud):
         cloud.functions.wrap("ExportFunction", None)
     writes = [parts for action, parts in actions if action == "write"]
     assert len(body) > 15 * 1024 * 1024 and job["bytes"] == len(body)
-    assert job["parts"] == len(writes) == 4 and writes == [0, 1, 2, 3], actions     # one part per invocation
-    assert [a for a, _ in actions] == ["begin", "write", "write", "write", "write", "finish"]
+    assert job["parts"] >= 3 and writes == list(range(job["parts"])), actions     # one part per invocation
+    assert [a for a, _ in actions] == ["begin", *["write"] * job["parts"], "finish"]
     assert csv_rows(body) == listing(cloud, sku="big-") and job["rows"] == 4000
 
 

@@ -29,10 +29,12 @@ class ChunkWrite:
 
 @dataclass
 class ExportPage:
-    """A page of an export: rows ready for the CSV writer, [sku, name, description, price ("12.50" or
-    ""), active ("true"/"false")], in the listing's order; `position` is where the next page starts
-    (JSON, carried by the export's state machine), None after the last page."""
-    rows: list[list[str]]
+    """A page of an export, in the listing's order: `text` is its rows as CSV lines (the import's
+    columns sku,name,description,price,active; price "12.50" or empty, active true/false; quoted as
+    the csv module quotes, CRLF ends: export_parts.csv_lines), `rows` how many; `position` is where
+    the next page starts (JSON, carried by the export's state machine), None after the last page."""
+    text: str
+    rows: int
     position: dict | None
 
 

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 from botocore.exceptions import ClientError
 
 from catalog.products.catalog_store import ChunkWrite, ExportPage
+from catalog.products.export_parts import csv_lines
 from catalog.products.listing import ProductQuery
 from catalog.products.pages import Page, ProductFilter
 from catalog.products.stats import CatalogStats
@@ -149,14 +150,15 @@ class DynamoDBCatalog:
             if not shards or shards[0] != shard:
                 resume_key = None
 
-        def read(shard: str, start_key: str | None) -> tuple[str, list, str | None]:
-            items: list[dict] = []
+        def read(shard: str, start_key: str | None) -> tuple[str, list[tuple[str, int, str | None]]]:
+            """Up to EXPORT_READ_PAGES Query pages of a shard: [(CSV lines, rows, the key to go on after)]."""
+            pages = []
             for _ in range(EXPORT_READ_PAGES):
-                page, start_key = query.query_page(plan, shard, start_key)
-                items += page
+                items, start_key = query.query_page(plan, shard, start_key)
+                pages.append((csv_lines([export_row(item) for item in items]), len(items), start_key))
                 if start_key is None:
                     break
-            return shard, [export_row(item) for item in items], start_key
+            return shard, pages
 
         pool = ThreadPoolExecutor(max_workers=EXPORT_READ_AHEAD)
         pending: deque = deque()
@@ -170,12 +172,14 @@ class DynamoDBCatalog:
                     pending.append(pool.submit(read, shard, resume_key if i == 0 else None))
             top_up()
             while pending:
-                shard, rows, start_key = pending.popleft().result()
+                shard, pages = pending.popleft().result()
+                start_key = pages[-1][2]
                 if start_key is not None:
                     pending.appendleft(pool.submit(read, shard, start_key))   # the rest of this shard comes first
                 top_up()
-                last = not pending
-                yield ExportPage(rows, None if last else {"s": shard, "k": start_key})
+                for i, (text, rows, key) in enumerate(pages):
+                    last = not pending and i == len(pages) - 1
+                    yield ExportPage(text, rows, None if last else {"s": shard, "k": key})
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 

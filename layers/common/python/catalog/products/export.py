@@ -113,7 +113,7 @@ def write(settings: Settings, work: dict, remaining_ms: Callable[[], int] = lamb
     pages = catalog_store(settings).export_pages(filter_of(job), work.get("position") or {})
     try:
         for page in pages:
-            parts.add(page.rows)
+            parts.add(page.text, page.rows)
             if parts.full and page.position is not None:
                 upload()
                 if time_is_short():

@@ -24,10 +24,23 @@ from catalog.shared.settings import Settings
 REQUEST_BUDGET = REQUEST_LIMIT * 3 // 4
 MATCHES_COUNTED_UP_TO = 1_000    # beyond this a filtered listing reports `matches` as unknown (a cheap count)
 ANALYZE_AFTER = 10_000           # products changed by an import that make it refresh the statistics
-# An export page: at most this many rows, cut where their JSON passes the budget, so a page of long
+# An export page: at most this many rows, cut where their CSV text passes the budget, so a page of long
 # descriptions stays under the Data API's 1 MiB of result data too.
 EXPORT_PAGE_ROWS = 5_000
 EXPORT_PAGE_BYTES = 900_000
+EXPORT_READERS = 3               # export pages read at once (statements in flight)
+
+
+def _csv_field(column: str) -> str:
+    """A text column as the csv module writes it (QUOTE_MINIMAL): quoted, quotes doubled, when it
+    holds a comma, a quote, CR or LF."""
+    return (f"CASE WHEN {column} ~ '[\",\\r\\n]' THEN '\"' || replace({column}, '\"', '\"\"') || '\"' "
+            f"ELSE {column} END")
+
+
+# A product as an export's CSV line: sku,name,description,price,active with CRLF (export_parts.py).
+EXPORT_LINE = (f"{_csv_field('sku')} || ',' || {_csv_field('name')} || ',' || {_csv_field('description')} || ',' "
+               "|| coalesce(price::text, '') || CASE WHEN active THEN ',true' ELSE ',false' END || E'\\r\\n'")
 
 # A product as the API shows it; timestamps in the items' ISO form (UTC, microseconds, Z).
 COLUMNS = """sku, name, description, price::text AS price, active, id,
@@ -195,37 +208,76 @@ class PostgresCatalog:
 
     # --- export ------------------------------------------------------------------------------
     def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
-        """Keyset pages on the primary key (one statement each, rows as one JSON array of CSV-ready
-        arrays); the next page is read while the caller writes this one."""
+        """Keyset pages on the primary key, read by EXPORT_READERS statements at once: one statement
+        finds where the next EXPORT_READERS ranges of EXPORT_PAGE_ROWS keys end, then each range is
+        read on its own (a page of rows as one JSON array of CSV-ready arrays; more pages when the
+        rows are too large for one; each page's rows as CSV lines made by the statement: EXPORT_LINE),
+        and the pages come back in key order."""
         filters, params = _filters(f)
-        pool = ThreadPoolExecutor(max_workers=1)
+        after = (position or {}).get("k")
+        pool = ThreadPoolExecutor(max_workers=EXPORT_READERS)
         try:
-            future = pool.submit(self._export_page, filters, params, (position or {}).get("k"))
-            while future is not None:
-                rows, last, more = future.result()
-                future = pool.submit(self._export_page, filters, params, last) if more else None
-                yield ExportPage(rows, {"k": last} if more else None)
+            while True:
+                bounds, rest = self._export_bounds(filters, params, after)
+                ranges = list(zip([after, *bounds], bounds)) + ([(bounds[-1] if bounds else after, None)] if rest else [])
+                reads = [pool.submit(self._export_range, filters, params, low, high) for low, high in ranges]
+                for i, read in enumerate(reads):
+                    pages = read.result()
+                    for j, (text, rows, last) in enumerate(pages):
+                        final = rest and i == len(reads) - 1 and j == len(pages) - 1
+                        yield ExportPage(text, rows, None if final or last is None else {"k": last})
+                if rest or not bounds:
+                    return
+                after = bounds[-1]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _export_page(self, filters: list[str], params: dict, after: str | None) -> tuple[list, str | None, bool]:
-        """(rows, the last row's key, whether more may follow)."""
+    def _export_bounds(self, filters: list[str], params: dict, after: str | None) -> tuple[list[str], bool]:
+        """The keys that end the next ranges of EXPORT_PAGE_ROWS rows after `after` (at most
+        EXPORT_READERS), and whether a shorter last range follows them (the rest of the matches)."""
         where = list(filters) + (["sku_key > :after"] if after is not None else [])
+        span = EXPORT_PAGE_ROWS * EXPORT_READERS
         result = self.db.one(
-            "WITH candidates AS (SELECT sku_key, json_build_array(sku, name, description, coalesce(price::text, ''), "
-            "CASE WHEN active THEN 'true' ELSE 'false' END) AS r FROM products"
-            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {EXPORT_PAGE_ROWS}), "
-            "sized AS (SELECT sku_key, r, sum(octet_length(r::text) + 2) OVER (ORDER BY sku_key) AS running "
+            "WITH keys AS (SELECT sku_key, row_number() OVER (ORDER BY sku_key) AS n FROM (SELECT sku_key FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {span}) AS s) "
+            f"SELECT coalesce(json_agg(sku_key ORDER BY sku_key) FILTER (WHERE n % {EXPORT_PAGE_ROWS} = 0), '[]') "
+            "AS bounds, count(*) AS n FROM keys",
+            {**params, **({"after": after} if after is not None else {})})
+        bounds = result["bounds"]
+        bounds = json.loads(bounds) if isinstance(bounds, str) else bounds
+        return bounds, result["n"] % EXPORT_PAGE_ROWS != 0
+
+    def _export_range(self, filters: list[str], params: dict, low: str | None,
+                      high: str | None) -> list[tuple[str, int, str | None]]:
+        """Every row with a key in (low, high] (high None: no end), in pages under the byte budget:
+        [(CSV lines, rows, the page's last key)]. A page cut by the budget sizes the next one's
+        candidates from its own row count, so long rows are not turned into text over and over."""
+        pages, limit = [], EXPORT_PAGE_ROWS + 1
+        while True:
+            text, rows, last, cut, full = self._export_page(filters, params, low, high, limit)
+            pages.append((text, rows, last))
+            if not (cut or full) or last is None:
+                return pages
+            low, limit = last, (min(EXPORT_PAGE_ROWS + 1, rows * 3 // 2 + 10) if cut else limit)
+
+    def _export_page(self, filters: list[str], params: dict, after: str | None, upto: str | None,
+                     limit: int) -> tuple[str, int, str | None, bool, bool]:
+        """(CSV lines, rows, the last row's key, whether the byte budget cut the page, whether `limit` did)."""
+        where = list(filters) + (["sku_key > :after"] if after is not None else []) \
+            + (["sku_key <= :upto"] if upto is not None else [])
+        result = self.db.one(
+            f"WITH candidates AS (SELECT sku_key, {EXPORT_LINE} AS line FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {int(limit)}), "
+            "sized AS (SELECT sku_key, line, sum(octet_length(line)) OVER (ORDER BY sku_key) AS running "
             "FROM candidates), "
-            "page AS (SELECT sku_key, r FROM sized WHERE running <= :budget "
+            "page AS (SELECT sku_key, line FROM sized WHERE running <= :budget "
             "OR running = (SELECT min(running) FROM sized)) "
-            "SELECT coalesce(json_agg(r ORDER BY sku_key), '[]') AS rows, max(sku_key) AS last, count(*) AS n, "
-            "(SELECT count(*) FROM candidates) AS candidates FROM page",
-            {**params, "budget": EXPORT_PAGE_BYTES, **({"after": after} if after is not None else {})})
-        rows = result["rows"]
-        rows = json.loads(rows) if isinstance(rows, str) else rows
-        more = result["n"] < result["candidates"] or result["candidates"] == EXPORT_PAGE_ROWS
-        return rows, result["last"], more and result["last"] is not None
+            "SELECT coalesce(string_agg(line, '' ORDER BY sku_key), '') AS text, max(sku_key) AS last, "
+            "count(*) AS n, (SELECT count(*) FROM candidates) AS candidates FROM page",
+            {**params, "budget": EXPORT_PAGE_BYTES, **({"after": after} if after is not None else {}),
+             **({"upto": upto} if upto is not None else {})})
+        return (result["text"], result["n"], result["last"], result["n"] < result["candidates"],
+                result["candidates"] == limit)
 
     # --- delete-all --------------------------------------------------------------------------
     def delete_all_segments(self, at_most: int) -> list[dict]:
