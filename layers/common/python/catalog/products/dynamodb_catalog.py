@@ -25,6 +25,7 @@ KEYS_PAGE = 5000          # keys per read when deleting: progress is reported af
 DELETE_THREADS = 4        # concurrent BatchWriteItem calls per delete-all segment
 EXPORT_READ_AHEAD = 8     # shards an export reads at once, ahead of the one it writes
 EXPORT_READ_PAGES = 4     # Query pages (1 MB each) one read takes before handing back: bounded memory
+EXPORT_QUERY_LIMIT = None  # items per Query page (None: DynamoDB's 1 MB); tests make pages small
 CENT = Decimal("0.01")
 
 
@@ -154,7 +155,7 @@ class DynamoDBCatalog:
             """Up to EXPORT_READ_PAGES Query pages of a shard: [(CSV lines, rows, the key to go on after)]."""
             pages = []
             for _ in range(EXPORT_READ_PAGES):
-                items, start_key = query.query_page(plan, shard, start_key)
+                items, start_key = query.query_page(plan, shard, start_key, EXPORT_QUERY_LIMIT)
                 pages.append((csv_lines([export_row(item) for item in items]), len(items), start_key))
                 if start_key is None:
                     break

@@ -108,10 +108,11 @@ class ProductQuery:
         plan = self.plan(f, shards)
         return replace(plan, index="by_sku", keys_only=False) if plan.keys_only else plan
 
-    def query_page(self, plan: IndexPlan, shard: str, start_key: str | None) -> tuple[list[dict], str | None]:
-        """One Query call of up to 1 MB in SKU order: (matching items, the sku_key to continue after, or
-        None at the shard's end)."""
-        response = self.ddb.query(**self._query_args(plan, shard, start_key, True, None))
+    def query_page(self, plan: IndexPlan, shard: str, start_key: str | None,
+                   limit: int | None = None) -> tuple[list[dict], str | None]:
+        """One Query call (up to 1 MB, or `limit` items evaluated) in SKU order: (matching items, the
+        sku_key to continue after, or None at the shard's end)."""
+        response = self.ddb.query(**self._query_args(plan, shard, start_key, True, limit))
         last = response.get("LastEvaluatedKey")
         return response.get("Items", []), (last["sku_key"]["S"] if last else None)
 
