@@ -22,6 +22,7 @@ from catalog.products.pages import MAX_LIMIT, ProductFilter
 from catalog.shared.settings import get_settings
 from tests.support.handlers import load_handler
 from tests.support.products_api import REGION, Context, catalog, load_products
+from tests.support.template_resources import template
 
 EXPORT_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:catalog-export"
 
@@ -282,3 +283,17 @@ def test_a_failed_export_drops_its_parts_and_says_why(api, jobs_env, export_hand
     assert work["upload_id"] not in [u["UploadId"] for u in uploads.get("Uploads", [])]
     status, shown = api("GET", f"/products/exports/{job['id']}")
     assert shown["status"] == "FAILED" and "download_url" not in shown and shown["request_id"] == "req"
+
+
+def test_a_timed_out_execution_is_marked_failed_by_the_rule(api, jobs_env, export_handler):
+    """The template's rule hands a TIMED_OUT execution (named after its job) to the export function's
+    fail step: the input it renders is one the handler takes."""
+    target = template()["Resources"]["ExportTimedOutRule"]["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": ["ExportFunction", "Arn"]}
+    load_products(catalog(5))
+    status, job = api("GET", "/products/export")
+    export_handler({"action": "begin", "job_id": job["id"]}, Context())
+    rendered = target["InputTransformer"]["InputTemplate"].replace("<jobId>", json.dumps(job["id"]))
+    failed = export_handler(json.loads(rendered), Context())
+    assert failed["status"] == "FAILED" and failed["error"] == "The export took too long and was stopped"
+    assert boto3.client("s3", region_name=REGION).list_multipart_uploads(Bucket="uploads").get("Uploads", []) == []
