@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+EXPORT_ENDED = ("SUCCEEDED", "FAILED")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 POLL_RETRIES = 5           # reads of a followed import that may fail in a row (network, 429, 5xx)
 
@@ -188,6 +189,47 @@ class Api:
             cursor = page.get("next")
             if not cursor:
                 return
+
+    # --- export -------------------------------------------------------------------------------
+    def start_export(self, *, sku: str | None, name: str | None, active: bool | None) -> dict:
+        """GET /products/export: the export job (202), with `url` to poll."""
+        params = {"sku": sku, "q": name, "active": None if active is None else str(active).lower()}
+        return self.request("GET", "/products/export", expected=(202,),
+                            params={k: v for k, v in params.items() if v is not None}).json()
+
+    def wait_for_export(self, job: dict, on_poll: Callable[[dict], None], interval: float = 0.5,
+                        timeout: float | None = None) -> dict:
+        """Polls the job's `url` until it is SUCCEEDED or FAILED (or `timeout` seconds pass: ClientError),
+        calling on_poll(job) after each read; a passing network or server error is read again."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        misses = 0
+        while True:
+            try:
+                job = self.get(job["url"])
+                misses = 0
+            except (ClientError, ApiError) as error:
+                transient = isinstance(error, ClientError) or error.status == 429 or error.status >= 500
+                misses += 1
+                if not transient or misses > POLL_RETRIES:
+                    raise
+                time.sleep(interval * 2 ** misses)
+                continue
+            on_poll(job)
+            if job.get("status") in EXPORT_ENDED:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise ClientError(f"export {job['id']} still {job.get('status')} after {timeout:g} s")
+            time.sleep(interval)
+
+    def download(self, url: str) -> Iterator[bytes]:
+        """A finished export's file from its signed link (without the bearer token: the link is signed)."""
+        try:
+            response = requests.get(url, stream=True, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise ClientError(f"export download: {error}") from None
+        if response.status_code != 200:
+            raise ClientError(f"export download: {response.status_code} {response.text[:300]}")
+        yield from response.iter_content(256 * 1024)
 
 
 class MultipartUpload:

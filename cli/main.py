@@ -16,7 +16,6 @@ Exit codes: 0 done; 1 a failure (an API error, a FAILED or CANCELLED import, mor
 """
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import sys
@@ -34,7 +33,6 @@ from rich.table import Table
 from cli import client
 from cli.client import TERMINAL, Api, ApiError, ClientError
 
-EXPORT_COLUMNS = ("sku", "name", "description", "price", "active")
 LOCAL_API = "http://127.0.0.1:3000"
 
 app = typer.Typer(name="catalog", help="The product-catalog importer from a terminal or CI: imports, products, "
@@ -476,11 +474,58 @@ def products_get(ctx: typer.Context, sku: Annotated[str, typer.Argument(help="Th
         print_item(state.out, product)
 
 
-def export_row(product: dict) -> list[str]:
-    """A product as an import row: price with two decimals or empty, active true/false."""
-    return [product["sku"], product["name"], product.get("description") or "",
-            "" if product.get("price") is None else str(product["price"]),
-            "true" if product.get("active", True) else "false"]
+def _export_progress(err: Console) -> progress.Progress:
+    """Status, bar, products written of all (all: known for an unfiltered export), elapsed time."""
+    return progress.Progress(
+        progress.SpinnerColumn(finished_text="[green]✓"), progress.TextColumn("[bold]{task.fields[status]:<9}"),
+        progress.BarColumn(), progress.TextColumn("{task.fields[done]}/{task.fields[of]} products"),
+        progress.TimeElapsedColumn(), console=err, transient=False, redirect_stdout=False, redirect_stderr=False)
+
+
+def run_export(api: Api, out: Path, *, sku: Optional[str], name: Optional[str], active: Optional[bool],
+               err: Console, poll_interval: float = 0.5, timeout: Optional[float] = None) -> int:
+    """`catalog products export`: starts the export job (GET /products/export), shows its progress,
+    then downloads the file from its signed link. Returns the exit code; raises ApiError/ClientError."""
+    job = api.start_export(sku=sku, name=name, active=active)
+    err.print(f"Export [bold]{job['id']}[/bold] started", soft_wrap=True)
+    with _export_progress(err) as bar:
+        task = bar.add_task("export", total=None, status=job["status"], done="0", of="?")
+
+        def on_poll(current: dict) -> None:
+            rows, total = int(current.get("rows") or 0), current.get("total")
+            if current["status"] == "SUCCEEDED":
+                total = rows
+            bar.update(task, total=max(total, 1) if total is not None else None,
+                       completed=max(rows, 1) if current["status"] == "SUCCEEDED" else rows,
+                       status=current["status"], done=f"{rows:,}", of=f"{total:,}" if total is not None else "?")
+        try:
+            job = api.wait_for_export(job, on_poll, interval=poll_interval, timeout=timeout)
+        except KeyboardInterrupt:
+            err.print(f"\nStopped following; the export goes on (GET {job['url']})")
+            return 130
+    if job["status"] != "SUCCEEDED":
+        err.print(f"[red]Export {job['status']}[/red]" + (f": {escape(job['error'])}" if job.get("error") else ""))
+        return 1
+    to_stdout = str(out) == "-"
+    # Written beside the target and renamed at the end: a failed download leaves no half file behind.
+    partial = None if to_stdout else out.with_name(out.name + ".part")
+    try:
+        if partial is None:
+            for block in api.download(job["download_url"]):
+                sys.stdout.buffer.write(block)
+            sys.stdout.flush()
+        else:
+            with partial.open("wb") as f:
+                for block in api.download(job["download_url"]):
+                    f.write(block)
+            partial.replace(out)
+    except BaseException:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise
+    err.print(f"Exported {int(job['rows']):,} products to {'stdout' if to_stdout else out} "
+              f"({int(job['bytes']):,} bytes, {float(job.get('elapsed_seconds') or 0):.1f} s)")
+    return 0
 
 
 @products_app.command("export")
@@ -489,40 +534,15 @@ def products_export(ctx: typer.Context,
                     out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False,
                                                       help="The CSV file to write ('-': stdout)")],
                     name: NameOption = None, sku: SkuOption = None, active: ActiveOption = None,
-                    page_size: Annotated[int, typer.Option(min=1, max=200, help="Products per API call")] = 200):
-    """Write the catalog (or the products matching the filters) as a CSV with the import's columns
-    (sku,name,description,price,active): importing it back changes nothing."""
+                    poll_interval: Annotated[float, typer.Option(min=0.1, help="Seconds between progress reads")] = 0.5,
+                    timeout: Annotated[Optional[float], typer.Option(min=1, help="Give up waiting after this many seconds")]
+                    = None):
+    """Export the catalog (or the products matching the filters) as a CSV with the import's columns
+    (sku,name,description,price,active): importing it back changes nothing. Runs as an export job on
+    the server (GET /products/export), then downloads the file."""
     state = _state(ctx)
-    to_stdout = str(out) == "-"
-    # Written beside the target and renamed at the end: a failed export leaves no half file behind.
-    partial = None if to_stdout else out.with_name(out.name + ".part")
-    handle = sys.stdout if to_stdout else partial.open("w", newline="", encoding="utf-8")
-    written = 0
-    try:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
-        with progress.Progress(progress.TextColumn("Exporting"), progress.BarColumn(),
-                               progress.TextColumn("{task.fields[done]}/{task.fields[of]} products"),
-                               progress.TimeRemainingColumn(), console=state.err, transient=False,
-                               redirect_stdout=False, redirect_stderr=False) as bar:
-            task = bar.add_task("export", total=None, done="0", of="?")
-            for page in state.api.product_pages(sku=sku, name=name, active=active, page_size=page_size):
-                total = page.get("matches") if (sku or name or active is not None) else page.get("total")
-                writer.writerows(export_row(p) for p in page["items"])
-                written += len(page["items"])
-                if total is not None:
-                    bar.update(task, total=max(total, written), of=f"{total:,}")
-                bar.update(task, completed=written, done=f"{written:,}")
-            bar.update(task, total=max(written, 1), completed=max(written, 1), of=f"{written:,}")
-    except BaseException:
-        if partial is not None:
-            handle.close()
-            partial.unlink(missing_ok=True)
-        raise
-    if partial is not None:
-        handle.close()
-        partial.replace(out)
-    state.err.print(f"Exported {written:,} products to {'stdout' if to_stdout else out}")
+    raise typer.Exit(run_export(state.api, out, sku=sku, name=name, active=active, err=state.err,
+                                poll_interval=poll_interval, timeout=timeout))
 
 
 # --- webhooks -------------------------------------------------------------------------------

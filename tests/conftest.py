@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLOUD_PARAMETERS = {"ChunkRows": 1000, "ChunkConcurrency": 4, "MaxUploadBytes": 8 * 1024 * 1024,
                           # webhooks: loopback receivers, retries and timeouts in seconds
                           "WebhookRetrySchedule": "1,1,2", "WebhookAllowPrivateTargets": "true",
-                          "WebhookTimeoutSeconds": 2, "WebhookSlowCooldownSeconds": 60}
+                          "WebhookTimeoutSeconds": 2, "WebhookSlowCooldownSeconds": 60,
+                          # exports: S3's smallest parts, and a new worker invocation after every part
+                          "ExportPartBytes": 5 * 1024 * 1024, "ExportInvocationSeconds": 0}
 
 
 def _catalog_store_parameter() -> dict:

@@ -4,6 +4,7 @@ import json
 import re
 
 import authorization
+import export_routes
 import http_errors
 import imports_routes
 import mappings_routes
@@ -52,6 +53,7 @@ app = Resolver(enable_validation=True)
 app.include_router(imports_routes.router)
 app.include_router(mappings_routes.router)
 app.include_router(products_routes.router)
+app.include_router(export_routes.router)
 app.include_router(webhooks_routes.router)
 # The document /openapi.json and /docs serve: every operation needs a bearer token (a JWT of the
 # stack's issuer: Cognito, or the local cloud's), checked by API Gateway before the function runs.

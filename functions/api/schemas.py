@@ -96,6 +96,34 @@ class DeleteAllJob(BaseModel):
     url: str = Field(default=None, description="Where to poll the job (in the 202 answer)")
 
 
+class ExportFilters(BaseModel):
+    sku: Optional[str] = Field(description="SKU prefix (trimmed, lower-cased); null for none")
+    q: Optional[str] = Field(description="Name contains (lower-cased); null for none")
+    active: Optional[bool]
+
+
+class ExportJob(BaseModel):
+    id: str
+    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]
+    filters: ExportFilters
+    total: Optional[int] = Field(description="Products in the catalog for an unfiltered export; null with filters")
+    rows: int = Field(description="Products written to the file so far (counted part by part)")
+    parts: int = Field(description="Parts of the S3 multipart upload written so far")
+    bytes: int = Field(description="Bytes written so far")
+    percent: float
+    elapsed_seconds: float
+    rows_per_second: float
+    file_name: str
+    created_at: str
+    url: str = Field(description="Where to poll the job (also the 202's Location)")
+    started_at: str = None
+    finished_at: str = None
+    error: str = Field(default=None, description="Why it failed, for people")
+    request_id: str = Field(default=None, description="Quote it when reporting an internal failure")
+    download_url: str = Field(default=None, description="Once SUCCEEDED: a signed GET of the CSV (attachment)")
+    download_expires_in: int = Field(default=None, description="Seconds the download link stays valid")
+
+
 # --- imports --------------------------------------------------------------------------------
 class ChangeSample(BaseModel):
     sku: str

@@ -3,6 +3,8 @@ switch, delete with confirmation and delete-all with a typed confirmation; every
 checked through the API and in the catalog store (through the seam: tests/support/cloud.py)."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -236,6 +238,59 @@ def test_delete_all_with_typed_confirmation(local_cloud, page: Page):
     assert (api["items"], api["total"]) == ([], 0)
     assert all_products(local_cloud) == {}
     assert page.js_errors == []
+
+
+def _export_rows(body: bytes) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+    assert rows[0] == ["sku", "name", "description", "price", "active"]
+    return rows[1:]
+
+
+def test_export_what_the_filters_show(local_cloud, page: Page):
+    # The filters as a person sets them: inactive products with "gadget" in their name.
+    page.get_by_label("Name contains").fill("gadget")
+    page.get_by_test_id("filter-active").select_option("false")
+    wait_idle(page)
+    shown = skus(page)
+    assert shown == [f"TST-{i:03d}" for i in range(2, WIDGETS + 1, 2)]
+    page.get_by_test_id("export-start").click()
+    download_link = page.get_by_test_id("export-download")
+    expect(download_link).to_be_visible(timeout=60_000)
+    status = page.get_by_test_id("export-status")
+    expect(status).to_have_text(f"Export ready: {len(shown)} products.")
+    expect(page.get_by_test_id("export-percent")).to_have_text("100%")
+    expect(page.get_by_test_id("export-start")).to_be_enabled()
+    with page.expect_download() as download:
+        download_link.click()
+    body = Path(download.value.path()).read_bytes()
+    assert download.value.suggested_filename.startswith("products-") and download.value.suggested_filename.endswith(".csv")
+    rows = _export_rows(body)
+    assert [r[0] for r in rows] == shown
+    assert rows[0] == ["TST-002", "Red gadget 2", "", "2.50", "false"]
+
+    # No filters: the whole catalog, with a known total (the bar shows a percentage).
+    page.get_by_label("Name contains").fill("")
+    page.get_by_test_id("filter-active").select_option("")
+    wait_idle(page)
+    page.get_by_test_id("export-start").click()
+    expect(status).to_have_text(f"Export ready: {WIDGETS + SPECIALS} products.", timeout=60_000)
+    with page.expect_download() as download:
+        download_link.click()
+    assert len(_export_rows(Path(download.value.path()).read_bytes())) == WIDGETS + SPECIALS
+    assert page.js_errors == []
+
+
+def test_a_failed_export_is_shown(local_cloud, page: Page):
+    page.route("**/products/export*", lambda route: route.fulfill(
+        status=422, content_type="application/json",
+        body='{"error": "invalid request (sku: too long)", "fields": {"sku": "too long"}}'))
+    page.get_by_test_id("export-start").click()
+    error = page.get_by_test_id("export-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("The export did not finish")
+    expect(error).to_contain_text("sku")
+    expect(page.get_by_test_id("export-download")).to_be_hidden()
+    expect(page.get_by_test_id("export-start")).to_be_enabled()
 
 
 def test_errors_are_shown(local_cloud, page: Page):

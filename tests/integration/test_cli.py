@@ -293,6 +293,8 @@ def test_import_export_import_round_trips_unchanged(local_cloud, tmp_path):
     assert expected[2][1:] == ['Board, "large"', "line one\nline two", "0.00", "false"]
     assert expected[4][1:4] == ["Spaced name", "x" * 1000, "5.00"]
     assert f"Exported {len(TRICKY)} products" in exported.stderr
+    assert re.search(r"Export exp_\w+ started", exported.stderr)          # the server's export job
+    assert re.search(rf"SUCCEEDED .* {len(TRICKY)}/{len(TRICKY)} products", exported.stderr), exported.stderr
     assert not (tmp_path / "part.csv.part").exists()
     to_stdout = run(local_cloud, "products", "export", "--sku", p, "--out", "-")
     assert to_stdout.exit_code == 0 and to_stdout.stdout_bytes == part.read_bytes()
@@ -376,6 +378,10 @@ def test_tokens_from_flags_client_credentials_and_the_errors_of_each(local_cloud
     failed_export = run(local_cloud, "--token", "not-a-token", "products", "export", "--out", str(tmp_path / "x.csv"),
                         role=None)
     assert failed_export.exit_code == 1 and list(tmp_path.iterdir()) == []     # no file, no half file
+    bad_filter = run(local_cloud, "products", "export", "--sku", "s" * 65, "--out", str(tmp_path / "x.csv"),
+                     role="reader")
+    assert bad_filter.exit_code == 1 and "Error: 422" in bad_filter.stderr and "sku" in bad_filter.stderr
+    assert list(tmp_path.iterdir()) == []
     # A reader may read, not import: 403 with the API's {error, fields} printed.
     path = write_csv(tmp_path, "r.csv", HEADER + "R-1,R,,1.00,true\n")
     assert run(local_cloud, "products", "ls", "--limit", "1", role="reader").exit_code == 0

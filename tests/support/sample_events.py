@@ -20,6 +20,7 @@ SAMPLE_KEY = "incoming/catalog.csv"
 SAMPLE_IMPORT_ID = "imp_20261126T100000_f7f16a80573d"       # import_id_for_object() of the sample upload
 SAMPLE_ENDPOINT_ID = "wh_3c5e7a9b1d2f4a6c"
 SAMPLE_JOB_ID = "del_20261126T110000_4f9a0c2b7d1e"
+SAMPLE_EXPORT_ID = "exp_20261130T031500_4f9a0c2b7d1e"      # the export job of export.json
 # Seven rows; RUG-005's price is not a number. Its size and MD5 are in the S3 event and the chunk.
 SAMPLE_FILE = (
     "sku,name,description,price\n"

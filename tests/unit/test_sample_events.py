@@ -25,6 +25,7 @@ from catalog.imports.progress import PLANNING, PROCESSING, QUEUED, ImportStore
 from catalog.imports.rows import ProductRow
 from catalog.products.catalogs import catalog_store
 from catalog.products.delete_all_jobs import DeleteAllJobs
+from catalog.products.export_jobs import ExportJobs
 from catalog.products.pages import ProductFilter
 from catalog.products.stats import CatalogStats
 from catalog.products.store import Product, ProductStore, shard_of
@@ -41,6 +42,7 @@ from tests.support.receiver import Receiver
 from tests.support.sample_events import (
     SAMPLE_BUCKET,
     SAMPLE_ENDPOINT_ID,
+    SAMPLE_EXPORT_ID,
     SAMPLE_FILE,
     SAMPLE_IMPORT_ID,
     SAMPLE_JOB_ID,
@@ -278,6 +280,22 @@ def test_delete_all_sample_plans_the_job_over_the_catalog_shards(stack, monkeypa
     assert all(work["job_id"] == SAMPLE_JOB_ID and work["done"] is False for work in plan["segments"])
     job = jobs.get(SAMPLE_JOB_ID)
     assert job["status"] == "RUNNING" and job["total_segments"] == segments
+
+
+# --- export ----------------------------------------------------------------------------------------
+def test_export_sample_begins_the_job_and_its_upload(stack, monkeypatch):
+    """The Begin step of the export machine: the job (as GET /products/export creates it) RUNNING, and
+    the multipart upload of its file under exports/, handed to the Write loop from the start."""
+    jobs = ExportJobs(stack.ref("ImportsTable"))
+    jobs.create(SAMPLE_EXPORT_ID, filters={}, total=0, bucket=SAMPLE_BUCKET,
+                key=f"exports/{SAMPLE_EXPORT_ID}/products.csv", file_name="products.csv")
+    work = invoke(stack, monkeypatch, "export", load_event("export"))
+    assert {k: v for k, v in work.items() if k != "upload_id"} == {
+        "job_id": SAMPLE_EXPORT_ID, "position": {}, "etags": [], "rows": 0, "bytes": 0, "done": False}
+    (upload,) = s3().list_multipart_uploads(Bucket=SAMPLE_BUCKET)["Uploads"]
+    assert (upload["UploadId"], upload["Key"]) == (work["upload_id"], f"exports/{SAMPLE_EXPORT_ID}/products.csv")
+    job = jobs.get(SAMPLE_EXPORT_ID)
+    assert job["status"] == "RUNNING" and job["upload_id"] == work["upload_id"]
 
 
 # --- webhooks ---------------------------------------------------------------------------------------

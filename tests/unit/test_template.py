@@ -128,3 +128,10 @@ def test_settings_reach_the_function_that_reads_them():
     assert api_env["DELETE_ALL_SEGMENTS"] == "8"
     assert "DELETE_ALL_STATE_MACHINE_ARN" in api_env
     assert "IMPORT_STATE_MACHINE_ARN" in tpl.function_properties(template, "ImportStartFunction")["Environment"]["Variables"]
+    # An export is started by the API; its part size and time budget are read by its worker.
+    assert "EXPORT_STATE_MACHINE_ARN" in api_env
+    export_env = tpl.function_properties(template, "ExportFunction")["Environment"]["Variables"]
+    assert (export_env["EXPORT_PART_BYTES"], export_env["EXPORT_INVOCATION_SECONDS"]) == (
+        {"Ref": "ExportPartBytes"}, {"Ref": "ExportInvocationSeconds"})
+    assert "EXPORT_STATE_MACHINE_ARN" not in export_env
+    assert template["Parameters"]["ExportPartBytes"]["MinValue"] == 5 * 1024 * 1024    # S3's smallest part

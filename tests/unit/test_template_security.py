@@ -108,17 +108,19 @@ def test_no_function_or_machine_keeps_a_crud_or_whole_bucket_policy():
 
 
 def s3_grants(name: str) -> dict[str, set[str]]:
-    """action -> resources (as written) for a function's or machine's S3 statements."""
+    """action -> resources (as written, each entry of a statement's list on its own) for a function's
+    or machine's S3 statements."""
     grants: dict[str, set[str]] = {}
     for statement in statements(RESOURCES[name]["Properties"].get("Policies", [])):
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for action in actions(statement):
             if action.startswith("s3:"):
-                grants.setdefault(action, set()).add(json.dumps(statement["Resource"]))
+                grants.setdefault(action, set()).update(json.dumps(r) for r in resources)
     return grants
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("ApiFunction", {"s3:PutObject": ["/incoming/*"], "s3:GetObject": ["/reports/*", "/incoming/*", "/preview/*"],
+    ("ApiFunction", {"s3:PutObject": ["/incoming/*"], "s3:GetObject": ["/reports/*", "/incoming/*", "/preview/*", "/exports/*"],
                      "s3:ListBucket": ["UploadsBucket"]}),
     ("PlanImportFunction", {"s3:GetObject": ["/incoming/*", "/preview/*"], "s3:PutObject": ["/imports/*/manifest.json"]}),
     ("ProcessChunkFunction", {"s3:GetObject": ["/incoming/*", "/preview/*"],
@@ -126,13 +128,18 @@ def s3_grants(name: str) -> dict[str, set[str]]:
     ("FinishImportFunction", {"s3:ListBucket": ["UploadsBucket"], "s3:GetObject": ["/imports/*/errors/*", "/imports/*/preview/*"],
                               "s3:PutObject": ["/reports/*"], "s3:AbortMultipartUpload": ["/reports/*"]}),
     ("ImportStateMachine", {"s3:GetObject": ["/imports/*/manifest.json"]}),
+    ("ExportFunction", {"s3:PutObject": ["/exports/*"], "s3:AbortMultipartUpload": ["/exports/*"],
+                        "s3:GetObject": ["/exports/*"]}),
 ])
 def test_s3_permissions_per_prefix_and_action(name, expected):
     grants = s3_grants(name)
     assert set(grants) == set(expected), name
     for action, fragments in expected.items():
-        resources = " ".join(sorted(grants[action]))
-        assert all(f in resources for f in fragments), (name, action, resources)
+        # One statement per prefix, each naming its prefix.
+        resources = sorted(grants[action])
+        assert len(resources) == len(fragments), (name, action, resources)
+        for fragment in fragments:
+            assert len([r for r in resources if fragment in r]) == 1, (name, action, fragment, resources)
 
 
 def test_functions_without_s3_in_their_code_get_no_s3():

@@ -39,3 +39,17 @@ export function startDeleteAll() {
 export function getDeleteAll(id) {
   return request("GET", `/products/delete-all/${encodeURIComponent(id)}`);
 }
+
+/** Starts an export of the products the filters match: {sku, q, active ("", "true", "false")}. */
+export function startExport({sku = "", q = "", active = ""} = {}) {
+  const query = new URLSearchParams();
+  if (sku) query.set("sku", sku);
+  if (q) query.set("q", q);
+  if (active) query.set("active", active);
+  const search = query.toString();
+  return request("GET", search ? `/products/export?${search}` : "/products/export");
+}
+
+export function getExport(id) {
+  return request("GET", `/products/exports/${encodeURIComponent(id)}`);
+}

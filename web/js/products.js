@@ -1,10 +1,11 @@
 // The Products page: a filtered, cursor-paged table of the catalog; create and edit in a dialog,
-// the active switch, delete with confirmation, and delete-all behind a typed confirmation.
+// the active switch, delete with confirmation, delete-all behind a typed confirmation, and an export
+// of what the filters show (a job on the server; its progress, then a download link).
 
 import {linkWithToken} from "./api.js";
 import {formatNumber, formatTime} from "./format.js";
-import {createProduct, deleteProduct, getDeleteAll, listProducts, patchProduct, replaceProduct,
-  startDeleteAll} from "./products-api.js";
+import {createProduct, deleteProduct, getDeleteAll, getExport, listProducts, patchProduct, replaceProduct,
+  startDeleteAll, startExport} from "./products-api.js";
 
 const DEBOUNCE_MS = 300;
 const POLL_MS = 500;
@@ -516,6 +517,79 @@ deleteAllDialog.querySelector("form").addEventListener("submit", async (event) =
     deleteAllRunning = false;
     deleteAllCancel.disabled = false;
     deleteAllCancel.focus();
+  }
+});
+
+// --- export ---------------------------------------------------------------------------------
+const exportEls = {
+  button: $("export-start"),
+  panel: $("export-panel"),
+  progress: $("export-progress"),
+  percent: $("export-percent"),
+  status: $("export-status"),
+  error: $("export-error"),
+  download: $("export-download"),
+};
+let exportRunning = false;
+
+function describeFilters({sku, q, active}) {
+  const parts = [];
+  if (sku) parts.push(`SKU starting with “${sku}”`);
+  if (q) parts.push(`name containing “${q}”`);
+  if (active) parts.push(active === "true" ? "active only" : "inactive only");
+  return parts.length ? parts.join(", ") : "the whole catalog";
+}
+
+function showExport(job) {
+  const rows = formatNumber(job.rows || 0);
+  if (job.status === "SUCCEEDED") {
+    exportEls.progress.value = 100;
+    exportEls.percent.textContent = "100%";
+    exportEls.status.textContent = `Export ready: ${rows} ${job.rows === 1 ? "product" : "products"}.`;
+  } else if (job.total === null || job.total === undefined) {
+    exportEls.progress.removeAttribute("value");      // indeterminate: a filtered export's total is not counted
+    exportEls.percent.textContent = "";
+    exportEls.status.textContent = `Exporting… ${rows} products written.`;
+  } else {
+    const percent = Math.max(0, Math.min(100, Number(job.percent) || 0));
+    exportEls.progress.value = percent;
+    exportEls.percent.textContent = `${Math.round(percent)}%`;
+    exportEls.status.textContent = `Exporting… ${rows} of ${formatNumber(job.total)} products written.`;
+  }
+}
+
+exportEls.button.addEventListener("click", async () => {
+  if (exportRunning) return;
+  exportRunning = true;
+  const {sku, q, active} = filters();
+  exportEls.button.disabled = true;
+  exportEls.panel.hidden = false;
+  exportEls.error.hidden = true;
+  exportEls.download.hidden = true;
+  exportEls.progress.removeAttribute("value");
+  exportEls.percent.textContent = "";
+  exportEls.status.textContent = `Starting the export of ${describeFilters({sku, q, active})}…`;
+  try {
+    let job = await startExport({sku, q, active});
+    showExport(job);
+    while (!["SUCCEEDED", "FAILED"].includes(job.status)) {
+      await sleep(POLL_MS);
+      job = await getExport(job.id);
+      showExport(job);
+    }
+    if (job.status === "FAILED") throw new Error(job.error || "The export failed.");
+    exportEls.download.href = job.download_url;
+    exportEls.download.setAttribute("download", job.file_name);
+    exportEls.download.textContent = `Download ${job.file_name}`;
+    exportEls.download.hidden = false;
+    exportEls.download.focus();
+  } catch (error) {
+    exportEls.error.textContent = `The export did not finish: ${error.message}`;
+    exportEls.error.hidden = false;
+    exportEls.status.textContent = "";
+  } finally {
+    exportRunning = false;
+    exportEls.button.disabled = false;
   }
 });
 

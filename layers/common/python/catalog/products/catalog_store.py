@@ -10,7 +10,7 @@ trimmed, lower-cased SKU; the planner has already chosen one winning row per key
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from catalog.products.pages import Page, ProductFilter
 from catalog.products.store import Product
@@ -72,6 +72,17 @@ def preview_rows(winners: dict[str, tuple], stored: dict[str, tuple]) -> ChunkPr
     return ChunkPreview(created, updated, unchanged, changes, sample)
 
 
+@dataclass
+class ExportPage:
+    """A page of an export, in the listing's order: `text` is its rows as CSV lines (the import's
+    columns sku,name,description,price,active; price "12.50" or empty, active true/false; quoted as
+    the csv module quotes, CRLF ends: export_parts.csv_lines), `rows` how many; `position` is where
+    the next page starts (JSON, carried by the export's state machine), None after the last page."""
+    text: str
+    rows: int
+    position: dict | None
+
+
 class CatalogStore(Protocol):
     # Whether API writes may run while an import writes chunks: each chunk write must then be
     # atomic per product against them (ids, created_at and counts stay exact).
@@ -114,6 +125,11 @@ class CatalogStore(Protocol):
     def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page: ...
 
     def count(self) -> int: ...
+
+    # --- export (products/export.py runs the job, the CSV and the multipart upload)
+    def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
+        """Every product matching `f` after `position` ({}: from the start), in the listing's order, in
+        big pages (thousands of rows); stopping the iteration early is fine."""
 
     # --- delete-all (products/delete_all.py runs the job, the lock and the event)
     def delete_all_segments(self, at_most: int) -> list[dict]:

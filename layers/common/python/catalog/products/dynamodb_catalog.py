@@ -3,12 +3,15 @@
 conditions; listing by the shard-partitioned indexes (listing.py). The catalog stats follow."""
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from decimal import Decimal
+from typing import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
-from catalog.products.catalog_store import ChunkPreview, ChunkWrite, preview_rows
+from catalog.products.catalog_store import ChunkPreview, ChunkWrite, ExportPage, preview_rows
+from catalog.products.export_parts import csv_lines
 from catalog.products.listing import ProductQuery
 from catalog.products.pages import Page, ProductFilter
 from catalog.products.stats import CatalogStats
@@ -20,6 +23,18 @@ from catalog.shared.settings import Settings
 
 KEYS_PAGE = 5000          # keys per read when deleting: progress is reported after each page
 DELETE_THREADS = 4        # concurrent BatchWriteItem calls per delete-all segment
+EXPORT_READ_AHEAD = 8     # shards an export reads at once, ahead of the one it writes
+EXPORT_READ_PAGES = 4     # Query pages (1 MB each) one read takes before handing back: bounded memory
+EXPORT_QUERY_LIMIT = None  # items per Query page (None: DynamoDB's 1 MB); tests make pages small
+CENT = Decimal("0.01")
+
+
+def export_row(item: dict) -> list[str]:
+    """A product item as a CSV row (the import's columns): price with two decimals or empty."""
+    price = item.get("price")
+    return [item["sku"]["S"], item["name"]["S"], item.get("description", {}).get("S", ""),
+            str(Decimal(price["N"]).quantize(CENT)) if price else "",
+            "true" if item.get("active", {}).get("BOOL", True) else "false"]
 
 
 def plan_writes(import_id: str, winners: dict[str, tuple], existing: dict[str, dict],
@@ -125,6 +140,55 @@ class DynamoDBCatalog:
     # --- listing ---------------------------------------------------------------------------
     def list_products(self, f: ProductFilter, limit: int, cursor: str | None) -> Page:
         return ProductQuery(self.table, self.imports_table, self.scan_segments).list(f, limit, cursor)
+
+    # --- export ------------------------------------------------------------------------------
+    def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
+        """The listing's walk (shard after shard, SKU order in each) with its filters, reading up to
+        EXPORT_READ_AHEAD shards at once and handing them back in order. `position`: {"s": shard,
+        "k": sku_key to go on after in that shard, or None when the shard is done}."""
+        query = ProductQuery(self.table, self.imports_table, self.scan_segments)
+        _, shards = self.stats.get()
+        plan = query.export_plan(f, shards)
+        shards = sorted(plan.shards)
+        resume_key = None
+        if position and position.get("s") is not None:
+            shard, resume_key = position["s"], position.get("k")
+            shards = [s for s in shards if s > shard or (s == shard and resume_key is not None)]
+            if not shards or shards[0] != shard:
+                resume_key = None
+
+        def read(shard: str, start_key: str | None) -> tuple[str, list[tuple[str, int, str | None]]]:
+            """Up to EXPORT_READ_PAGES Query pages of a shard: [(CSV lines, rows, the key to go on after)]."""
+            pages = []
+            for _ in range(EXPORT_READ_PAGES):
+                items, start_key = query.query_page(plan, shard, start_key, EXPORT_QUERY_LIMIT)
+                pages.append((csv_lines([export_row(item) for item in items]), len(items), start_key))
+                if start_key is None:
+                    break
+            return shard, pages
+
+        pool = ThreadPoolExecutor(max_workers=EXPORT_READ_AHEAD)
+        pending: deque = deque()
+        queued = iter(enumerate(shards))
+        try:
+            def top_up() -> None:
+                while len(pending) < EXPORT_READ_AHEAD:
+                    i, shard = next(queued, (None, None))
+                    if shard is None:
+                        return
+                    pending.append(pool.submit(read, shard, resume_key if i == 0 else None))
+            top_up()
+            while pending:
+                shard, pages = pending.popleft().result()
+                start_key = pages[-1][2]
+                if start_key is not None:
+                    pending.appendleft(pool.submit(read, shard, start_key))   # the rest of this shard comes first
+                top_up()
+                for i, (text, rows, key) in enumerate(pages):
+                    last = not pending and i == len(pages) - 1
+                    yield ExportPage(text, rows, None if last else {"s": shard, "k": key})
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # --- counting and delete-all -----------------------------------------------------------
     def count(self) -> int:

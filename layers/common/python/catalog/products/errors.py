@@ -51,3 +51,12 @@ class DeleteAllNotFound(NotFound):
 
 class IncompleteDeleteAllError(DomainError):
     """Some segments never finished: the delete-all must not claim success."""
+
+
+class ExportNotFound(NotFound):
+    def __init__(self, job_id: str):
+        super().__init__(f"export job '{job_id}' not found")
+
+
+class IncompleteExportError(DomainError):
+    """The export's job or upload is not where its steps expect it: it must not claim success."""

@@ -27,7 +27,7 @@ position after the page's last item, `prev` the position before its first item, 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from catalog.products.errors import BadQueryError
 from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
@@ -101,6 +101,20 @@ class ProductQuery:
             plan.filters.append("contains(name_lc, :q)")
             plan.values[":q"] = {"S": f.q}
         return plan
+
+    def export_plan(self, f: ProductFilter, shards: list[str]) -> IndexPlan:
+        """The listing's plan, but never the slim `search` index: an export needs every attribute, and
+        `by_sku` holds them all (and name_lc) for the same shards and order."""
+        plan = self.plan(f, shards)
+        return replace(plan, index="by_sku", keys_only=False) if plan.keys_only else plan
+
+    def query_page(self, plan: IndexPlan, shard: str, start_key: str | None,
+                   limit: int | None = None) -> tuple[list[dict], str | None]:
+        """One Query call (up to 1 MB, or `limit` items evaluated) in SKU order: (matching items, the
+        sku_key to continue after, or None at the shard's end)."""
+        response = self.ddb.query(**self._query_args(plan, shard, start_key, True, limit))
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), (last["sku_key"]["S"] if last else None)
 
     def _inactive_shards(self, shards: list[str]) -> list[str]:
         """The sparse index is small when few products are inactive: one scan call then tells exactly

@@ -10,9 +10,10 @@ decided, so a chunk counts exactly once however often it runs.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
 
-from catalog.products.catalog_store import PREVIEW_FIELDS, SAMPLE_SIZE, ChunkPreview, ChunkWrite
+from catalog.products.catalog_store import PREVIEW_FIELDS, SAMPLE_SIZE, ChunkPreview, ChunkWrite, ExportPage
 from catalog.products.migrations import migrate
 from catalog.products.pages import Page, ProductFilter, check_limit, make_cursor, read_cursor
 from catalog.products.sql import REQUEST_LIMIT, SqlClient
@@ -23,6 +24,23 @@ from catalog.shared.settings import Settings
 REQUEST_BUDGET = REQUEST_LIMIT * 3 // 4
 MATCHES_COUNTED_UP_TO = 1_000    # beyond this a filtered listing reports `matches` as unknown (a cheap count)
 ANALYZE_AFTER = 10_000           # products changed by an import that make it refresh the statistics
+# An export page: at most this many rows, cut where their CSV text passes the budget, so a page of long
+# descriptions stays under the Data API's 1 MiB of result data too.
+EXPORT_PAGE_ROWS = 5_000
+EXPORT_PAGE_BYTES = 900_000
+EXPORT_READERS = 3               # export pages read at once (statements in flight)
+
+
+def _csv_field(column: str) -> str:
+    """A text column as the csv module writes it (QUOTE_MINIMAL): quoted, quotes doubled, when it
+    holds a comma, a quote, CR or LF."""
+    return (f"CASE WHEN {column} ~ '[\",\\r\\n]' THEN '\"' || replace({column}, '\"', '\"\"') || '\"' "
+            f"ELSE {column} END")
+
+
+# A product as an export's CSV line: sku,name,description,price,active with CRLF (export_parts.py).
+EXPORT_LINE = (f"{_csv_field('sku')} || ',' || {_csv_field('name')} || ',' || {_csv_field('description')} || ',' "
+               "|| coalesce(price::text, '') || CASE WHEN active THEN ',true' ELSE ',false' END || E'\\r\\n'")
 
 # A product as the API shows it; timestamps in the items' ISO form (UTC, microseconds, Z).
 COLUMNS = """sku, name, description, price::text AS price, active, id,
@@ -253,6 +271,79 @@ class PostgresCatalog:
 
     def count(self) -> int:
         return self.db.one("SELECT n FROM product_count")["n"]
+
+    # --- export ------------------------------------------------------------------------------
+    def export_pages(self, f: ProductFilter, position: dict) -> Iterator[ExportPage]:
+        """Keyset pages on the primary key, read by EXPORT_READERS statements at once: one statement
+        finds where the next EXPORT_READERS ranges of EXPORT_PAGE_ROWS keys end, then each range is
+        read on its own (a page of rows as one JSON array of CSV-ready arrays; more pages when the
+        rows are too large for one; each page's rows as CSV lines made by the statement: EXPORT_LINE),
+        and the pages come back in key order."""
+        filters, params = _filters(f)
+        after = (position or {}).get("k")
+        pool = ThreadPoolExecutor(max_workers=EXPORT_READERS)
+        try:
+            while True:
+                bounds, rest = self._export_bounds(filters, params, after)
+                ranges = list(zip([after, *bounds], bounds)) + ([(bounds[-1] if bounds else after, None)] if rest else [])
+                reads = [pool.submit(self._export_range, filters, params, low, high) for low, high in ranges]
+                for i, read in enumerate(reads):
+                    pages = read.result()
+                    for j, (text, rows, last) in enumerate(pages):
+                        final = rest and i == len(reads) - 1 and j == len(pages) - 1
+                        yield ExportPage(text, rows, None if final or last is None else {"k": last})
+                if rest or not bounds:
+                    return
+                after = bounds[-1]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _export_bounds(self, filters: list[str], params: dict, after: str | None) -> tuple[list[str], bool]:
+        """The keys that end the next ranges of EXPORT_PAGE_ROWS rows after `after` (at most
+        EXPORT_READERS), and whether a shorter last range follows them (the rest of the matches)."""
+        where = list(filters) + (["sku_key > :after"] if after is not None else [])
+        span = EXPORT_PAGE_ROWS * EXPORT_READERS
+        result = self.db.one(
+            "WITH keys AS (SELECT sku_key, row_number() OVER (ORDER BY sku_key) AS n FROM (SELECT sku_key FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {span}) AS s) "
+            f"SELECT coalesce(json_agg(sku_key ORDER BY sku_key) FILTER (WHERE n % {EXPORT_PAGE_ROWS} = 0), '[]') "
+            "AS bounds, count(*) AS n FROM keys",
+            {**params, **({"after": after} if after is not None else {})})
+        bounds = result["bounds"]
+        bounds = json.loads(bounds) if isinstance(bounds, str) else bounds
+        return bounds, result["n"] % EXPORT_PAGE_ROWS != 0
+
+    def _export_range(self, filters: list[str], params: dict, low: str | None,
+                      high: str | None) -> list[tuple[str, int, str | None]]:
+        """Every row with a key in (low, high] (high None: no end), in pages under the byte budget:
+        [(CSV lines, rows, the page's last key)]. A page cut by the budget sizes the next one's
+        candidates from its own row count, so long rows are not turned into text over and over."""
+        pages, limit = [], EXPORT_PAGE_ROWS + 1
+        while True:
+            text, rows, last, cut, full = self._export_page(filters, params, low, high, limit)
+            pages.append((text, rows, last))
+            if not (cut or full) or last is None:
+                return pages
+            low, limit = last, (min(EXPORT_PAGE_ROWS + 1, rows * 3 // 2 + 10) if cut else limit)
+
+    def _export_page(self, filters: list[str], params: dict, after: str | None, upto: str | None,
+                     limit: int) -> tuple[str, int, str | None, bool, bool]:
+        """(CSV lines, rows, the last row's key, whether the byte budget cut the page, whether `limit` did)."""
+        where = list(filters) + (["sku_key > :after"] if after is not None else []) \
+            + (["sku_key <= :upto"] if upto is not None else [])
+        result = self.db.one(
+            f"WITH candidates AS (SELECT sku_key, {EXPORT_LINE} AS line FROM products"
+            + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY sku_key LIMIT {int(limit)}), "
+            "sized AS (SELECT sku_key, line, sum(octet_length(line)) OVER (ORDER BY sku_key) AS running "
+            "FROM candidates), "
+            "page AS (SELECT sku_key, line FROM sized WHERE running <= :budget "
+            "OR running = (SELECT min(running) FROM sized)) "
+            "SELECT coalesce(string_agg(line, '' ORDER BY sku_key), '') AS text, max(sku_key) AS last, "
+            "count(*) AS n, (SELECT count(*) FROM candidates) AS candidates FROM page",
+            {**params, "budget": EXPORT_PAGE_BYTES, **({"after": after} if after is not None else {}),
+             **({"upto": upto} if upto is not None else {})})
+        return (result["text"], result["n"], result["last"], result["n"] < result["candidates"],
+                result["candidates"] == limit)
 
     # --- delete-all --------------------------------------------------------------------------
     def delete_all_segments(self, at_most: int) -> list[dict]:

@@ -1,5 +1,5 @@
 """Turning a Step Functions error ({Error, Cause}) into one sentence for the person who started
-the job (an import or a delete-all).
+the job (an import, a delete-all or an export).
 
 Only failures the application explains itself (a bad file, a job that did not complete, a
 timeout) are put into words from their cause. Any other error's text (a Lambda error message can
@@ -36,7 +36,7 @@ def readable_failure(error: dict | None, job: str = "import", request_id: str = 
         return f"The {job} was refused: {cause}"[:1000]
     if kind.endswith("CatalogBusy"):
         return f"The {job} waited too long in the queue ({cause})"[:1000]
-    if kind.endswith(("IncompleteImportError", "IncompleteDeleteAllError")):
+    if kind.endswith(("IncompleteImportError", "IncompleteDeleteAllError", "IncompleteExportError")):
         return f"The {job} did not complete: {cause}"[:1000]
     if kind == "States.Timeout":
         return f"The {job} took too long and was stopped"

@@ -53,6 +53,9 @@ class Settings:
     page_size: int = 50
     name_search_scan_segments: int = 4
     delete_all_segments: int = 8
+    export_state_machine_arn: str = ""
+    export_part_bytes: int = 8 * 1024 * 1024        # S3 multipart parts (S3 wants 5 MiB at least, but the last)
+    export_invocation_seconds: int = 600           # an export worker hands over to a new invocation after this
     # The Secrets Manager secret whose value signs page cursors (catalog/shared/cursors.py): one key
     # for every container, so a cursor from one is accepted by all.
     cursor_secret_arn: str = ""
@@ -124,6 +127,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         name_search_scan_segments=read.integer("NAME_SEARCH_SCAN_SEGMENTS", base.name_search_scan_segments),
         delete_all_segments=max(1, min(read.integer("DELETE_ALL_SEGMENTS", base.delete_all_segments), 1000)),
         cursor_secret_arn=read.text("CURSOR_SECRET_ARN"),
+        export_state_machine_arn=read.text("EXPORT_STATE_MACHINE_ARN"),
+        export_part_bytes=max(read.integer("EXPORT_PART_BYTES", base.export_part_bytes), 5 * 1024 * 1024),
+        export_invocation_seconds=max(read.integer("EXPORT_INVOCATION_SECONDS", base.export_invocation_seconds), 0),
         webhooks=webhooks)
 
 
