@@ -140,25 +140,31 @@ class Api:
                         timeout: float | None = None) -> dict:
         """Polls GET /imports/{id} until the import ends (or `timeout` seconds pass: ClientError),
         calling on_poll(item) after each read."""
+        return self._poll(lambda: self.get_import(import_id), TERMINAL, f"import {import_id}", on_poll,
+                          interval, timeout)
+
+    def _poll(self, read: Callable[[], dict], ended: tuple[str, ...], what: str, on_poll: Callable[[dict], None],
+              interval: float, timeout: float | None) -> dict:
+        """Reads until the status is one of `ended`, calling on_poll after each read. A dropped
+        connection, throttling or a passing server error is read again, up to POLL_RETRIES in a row."""
         deadline = None if timeout is None else time.monotonic() + timeout
         misses = 0
         while True:
             try:
-                item = self.get_import(import_id)
+                current = read()
                 misses = 0
             except (ClientError, ApiError) as error:
-                # A dropped connection, throttling or a passing server error: read again, a few times.
                 transient = isinstance(error, ClientError) or error.status == 429 or error.status >= 500
                 misses += 1
                 if not transient or misses > POLL_RETRIES:
                     raise
                 time.sleep(interval * 2 ** misses)
                 continue
-            on_poll(item)
-            if item.get("status") in TERMINAL:
-                return item
+            on_poll(current)
+            if current.get("status") in ended:
+                return current
             if deadline is not None and time.monotonic() > deadline:
-                raise ClientError(f"import {import_id} still {item.get('status')} after {timeout:g} s")
+                raise ClientError(f"{what} still {current.get('status')} after {timeout:g} s")
             time.sleep(interval)
 
     def error_report(self, import_id: str) -> Iterator[bytes]:
@@ -201,25 +207,8 @@ class Api:
                         timeout: float | None = None) -> dict:
         """Polls the job's `url` until it is SUCCEEDED or FAILED (or `timeout` seconds pass: ClientError),
         calling on_poll(job) after each read; a passing network or server error is read again."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        misses = 0
-        while True:
-            try:
-                job = self.get(job["url"])
-                misses = 0
-            except (ClientError, ApiError) as error:
-                transient = isinstance(error, ClientError) or error.status == 429 or error.status >= 500
-                misses += 1
-                if not transient or misses > POLL_RETRIES:
-                    raise
-                time.sleep(interval * 2 ** misses)
-                continue
-            on_poll(job)
-            if job.get("status") in EXPORT_ENDED:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                raise ClientError(f"export {job['id']} still {job.get('status')} after {timeout:g} s")
-            time.sleep(interval)
+        return self._poll(lambda: self.get(job["url"]), EXPORT_ENDED, f"export {job['id']}", on_poll,
+                          interval, timeout)
 
     def download(self, url: str) -> Iterator[bytes]:
         """A finished export's file from its signed link (without the bearer token: the link is signed)."""

@@ -9,7 +9,9 @@ The repository root (for `local` and `tests.support`) and the layer's `catalog` 
 path through `pythonpath` in pytest.ini."""
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,21 @@ def local_cloud(tmp_path_factory):
 @pytest.fixture
 def sample_csv() -> Path:
     return ROOT / "sample_products.csv"
+
+
+@pytest.fixture
+def captured_events(local_cloud):
+    """Every event the events queue delivers, in order (recorded on its way to the webhook fan-out)."""
+    seen: list[dict] = []
+    lock = threading.Lock()
+    consumer = next(f.logical_id for f in local_cloud.functions.all() if any(
+        p.mapping.function == f.logical_id and p.mapping.queue_url == local_cloud.ref("EventsQueue")
+        for p in local_cloud.pollers))
+
+    def wrapper(invoke, event):
+        with lock:
+            seen.extend(json.loads(r["body"]) for r in event.get("Records", []))
+        return invoke(event)
+    local_cloud.functions.wrap(consumer, wrapper)
+    yield seen
+    local_cloud.functions.wrap(consumer, None)

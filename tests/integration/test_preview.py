@@ -4,8 +4,6 @@ then does exactly what it said without a second upload, a file dropped under pre
 preview, and a bad from_import is refused with a 4xx naming it."""
 from __future__ import annotations
 
-import json
-import threading
 import time
 from pathlib import Path
 
@@ -38,22 +36,6 @@ def cloud(local_cloud):
     return local_cloud
 
 
-@pytest.fixture
-def captured_events(local_cloud):
-    """Every event the events queue delivers, in order (recorded on its way to the webhook fan-out)."""
-    seen: list[dict] = []
-    lock = threading.Lock()
-    consumer = next(f.logical_id for f in local_cloud.functions.all() if any(
-        p.mapping.function == f.logical_id and p.mapping.queue_url == local_cloud.ref("EventsQueue")
-        for p in local_cloud.pollers))
-
-    def wrapper(invoke, event):
-        with lock:
-            seen.extend(json.loads(r["body"]) for r in event.get("Records", []))
-        return invoke(event)
-    local_cloud.functions.wrap(consumer, wrapper)
-    yield seen
-    local_cloud.functions.wrap(consumer, None)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -5,7 +5,6 @@ queue). Products are loaded and read back through the catalog store seam."""
 from __future__ import annotations
 
 import random
-import threading
 
 import pytest
 
@@ -28,23 +27,6 @@ def cloud(local_cloud):
     return local_cloud
 
 
-@pytest.fixture
-def captured_events(local_cloud):
-    """Every event the events queue delivers (recorded on its way to the webhook fan-out)."""
-    seen: list[dict] = []
-    lock = threading.Lock()
-    consumer = next(f.logical_id for f in local_cloud.functions.all() if any(
-        p.mapping.function == f.logical_id and p.mapping.queue_url == local_cloud.ref("EventsQueue")
-        for p in local_cloud.pollers))
-
-    def wrapper(invoke, event):
-        import json
-        with lock:
-            seen.extend(json.loads(r["body"]) for r in event.get("Records", []))
-        return invoke(event)
-    local_cloud.functions.wrap(consumer, wrapper)
-    yield seen
-    local_cloud.functions.wrap(consumer, None)
 
 
 def load(cloud, products: list[dict]) -> None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 
 from catalog.products.catalogs import catalog_store
-from catalog.products.delete_all_jobs import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED, DeleteAllJobs, new_job_id, summary
+from catalog.products.delete_all_jobs import DeleteAllJobs, new_job_id, summary
 from catalog.products.errors import DeleteAllRunning, ImportRunning, IncompleteDeleteAllError
 from catalog.shared import events
 from catalog.shared.aws import client
 from catalog.shared.catalog_lock import DELETE_ALL, IMPORT, CatalogLock
 from catalog.shared.clock import now_iso
 from catalog.shared.failures import readable_failure
+from catalog.shared.job_items import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED
 from catalog.shared.settings import Settings
 
 RESERVE_MS = 60_000                 # a segment invocation hands over when less time than this is left

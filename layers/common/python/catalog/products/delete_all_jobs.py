@@ -6,14 +6,11 @@ import secrets
 
 from botocore.exceptions import ClientError
 
-from catalog.shared import dynamo
-from catalog.shared.aws import client
 from catalog.shared.clock import now_iso, parse_iso, stamp_id
-from catalog.shared.dynamo import from_item, is_conditional_failure, to_item
+from catalog.shared.dynamo import is_conditional_failure, to_item
+from catalog.shared.job_items import QUEUED, SUCCEEDED, JobItems
 
 KIND = "delete_all"
-QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
-ENDED = (SUCCEEDED, FAILED)
 _HIDDEN_FIELDS = ("kind", "execution_arn", "done_segments")
 
 
@@ -21,10 +18,8 @@ def new_job_id() -> str:
     return stamp_id("del", secrets.token_hex(6))
 
 
-class DeleteAllJobs:
-    def __init__(self, imports_table: str):
-        self.table = imports_table
-        self.ddb = client("dynamodb")
+class DeleteAllJobs(JobItems):
+    kind = KIND
 
     def create(self, job_id: str, *, total: int, segments: int) -> dict:
         now = now_iso()
@@ -32,14 +27,6 @@ class DeleteAllJobs:
                 "total_segments": segments, "created_at": now, "started_at": now}
         self.ddb.put_item(TableName=self.table, Item=to_item(item))
         return item
-
-    def get(self, job_id: str) -> dict | None:
-        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": job_id}}, ConsistentRead=True).get("Item")
-        return from_item(item) if item and item.get("kind", {}).get("S") == KIND else None
-
-    def transition(self, job_id: str, to: str, allowed_from: tuple[str, ...], values: dict | None = None) -> bool:
-        return dynamo.transition(self.ddb, self.table, {"id": {"S": job_id}}, to=to, allowed_from=allowed_from,
-                                 values=values)
 
     def set_execution(self, job_id: str, execution_arn: str) -> None:
         self.ddb.update_item(TableName=self.table, Key={"id": {"S": job_id}}, UpdateExpression="SET execution_arn = :e",

@@ -27,12 +27,13 @@ from botocore.exceptions import ClientError
 
 from catalog.products.catalogs import catalog_store
 from catalog.products.errors import IncompleteExportError
-from catalog.products.export_jobs import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED, ExportJobs, new_job_id
+from catalog.products.export_jobs import ExportJobs, new_job_id
 from catalog.products.export_parts import PartWriter
 from catalog.products.pages import ProductFilter
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
 from catalog.shared.failures import readable_failure
+from catalog.shared.job_items import ENDED, FAILED, QUEUED, RUNNING, SUCCEEDED
 from catalog.shared.settings import Settings
 
 RESERVE_MS = 120_000             # a write invocation hands over when less time than this is left

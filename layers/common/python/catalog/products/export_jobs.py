@@ -6,13 +6,11 @@ import secrets
 import time
 
 from catalog.shared import dynamo
-from catalog.shared.aws import client
 from catalog.shared.clock import now_iso, parse_iso, stamp_id
-from catalog.shared.dynamo import from_item, to_item
+from catalog.shared.dynamo import to_item
+from catalog.shared.job_items import QUEUED, SUCCEEDED, JobItems
 
 KIND = "export"
-QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
-ENDED = (SUCCEEDED, FAILED)
 KEEP_DAYS = 7                    # the item's TTL; the bucket's `exports/` lifecycle rule matches it
 _HIDDEN_FIELDS = ("kind", "execution_arn", "upload_id", "bucket", "key", "expires_at")
 
@@ -21,10 +19,8 @@ def new_job_id() -> str:
     return stamp_id("exp", secrets.token_hex(6))
 
 
-class ExportJobs:
-    def __init__(self, imports_table: str):
-        self.table = imports_table
-        self.ddb = client("dynamodb")
+class ExportJobs(JobItems):
+    kind = KIND
 
     def create(self, job_id: str, *, filters: dict, total: int | None, bucket: str, key: str, file_name: str) -> dict:
         now = now_iso()
@@ -33,14 +29,6 @@ class ExportJobs:
                 "expires_at": int(time.time()) + KEEP_DAYS * 86400}
         self.ddb.put_item(TableName=self.table, Item=to_item(item))
         return self.get(job_id)
-
-    def get(self, job_id: str) -> dict | None:
-        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": job_id}}, ConsistentRead=True).get("Item")
-        return from_item(item) if item and item.get("kind", {}).get("S") == KIND else None
-
-    def transition(self, job_id: str, to: str, allowed_from: tuple[str, ...], values: dict | None = None) -> bool:
-        return dynamo.transition(self.ddb, self.table, {"id": {"S": job_id}}, to=to, allowed_from=allowed_from,
-                                 values=values)
 
     def set_values(self, job_id: str, values: dict) -> None:
         """SET of plain values: progress is set from what the state machine carries (never added), so a
