@@ -83,13 +83,7 @@ def _process(settings: Settings, imports: ImportStore, chunk: dict) -> dict:
     # A first bulk load writes with the plan's time, so a retry rewrites exactly the same products.
     fresh = bool(chunk.get("fresh"))
     write = store.write_chunk(import_id, index, winners, fresh=fresh, now=chunk["planned_at"] if fresh else now_iso())
-    if errors:
-        s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
-                      ContentType="text/csv")
-
-    counts = write.counts()
-    counts.update(failed=len(errors), duplicates=duplicates, rows_processed=chunk["rows"],
-                  bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
+    counts = _report(s3, chunk, write.counts(), errors, duplicates)
     if imports.record_chunk(import_id, index, counts):
         store.chunk_counted(write)
     return {"index": index, **counts}
@@ -101,14 +95,18 @@ def _preview(imports: ImportStore, store, s3, chunk: dict, winners: dict, errors
     counted (with the per-field changes) in the same single conditional update, so once per chunk."""
     import_id, index = chunk["import_id"], chunk["index"]
     preview = store.preview_chunk(winners, fresh=bool(chunk.get("fresh")))
-    if errors:
-        s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(import_id, index), Body=errors_csv(errors),
-                      ContentType="text/csv")
     if preview.sample:
         s3.put_object(Bucket=chunk["bucket"], Key=sample_part_key(import_id, index),
                       Body=json.dumps(preview.sample, ensure_ascii=False).encode(), ContentType="application/json")
-    counts = preview.counts()
-    counts.update(failed=len(errors), duplicates=duplicates, rows_processed=chunk["rows"],
-                  bytes_processed=chunk["end"] - chunk["start"], chunks_done=1)
+    counts = _report(s3, chunk, preview.counts(), errors, duplicates)
     imports.record_chunk(import_id, index, counts, field_changes=preview.field_changes)
     return {"index": index, **counts}
+
+
+def _report(s3, chunk: dict, outcome: dict[str, int], errors: list[RowError], duplicates: int) -> dict[str, int]:
+    """Writes the chunk's bad rows (its part of the error report) and returns every counter it adds."""
+    if errors:
+        s3.put_object(Bucket=chunk["bucket"], Key=error_part_key(chunk["import_id"], chunk["index"]),
+                      Body=errors_csv(errors), ContentType="text/csv")
+    return {**outcome, "failed": len(errors), "duplicates": duplicates, "rows_processed": chunk["rows"],
+            "bytes_processed": chunk["end"] - chunk["start"], "chunks_done": 1}

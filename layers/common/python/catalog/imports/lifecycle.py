@@ -39,7 +39,7 @@ from catalog.imports.errors import (
     SourceNotUploaded,
 )
 from catalog.imports.planner import plan_import
-from catalog.imports.presets import PresetStore, mapping_for_import
+from catalog.imports.presets import PresetStore, drop_folder, mapping_for_import
 from catalog.imports.progress import (
     ACTIVE,
     CANCELLED,
@@ -89,7 +89,6 @@ MAX_HEADERS_SHOWN = 500     # of a file whose required columns are missing: keep
 _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
                     "bucket", "error_report_key", "columns", "planned_duplicates")
 _API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
-_IMPORT_ID = re.compile(r"^imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12}$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
                   "written so far are kept; import the file again to complete it.")
@@ -172,15 +171,6 @@ def start_again(settings: Settings, from_import: str, mode: str = IMPORT_MODE, *
                            values={"error": "The import could not be started; try again", "finished_at": now_iso()})
         raise
     return imports.get(import_id)
-
-
-def drop_folder(key: str) -> str | None:
-    """The first folder under incoming/ or preview/ of a dropped file (e.g. a mapping preset's name),
-    unless it is an import id (the API's upload folders); None for a file at the top."""
-    parts = key.split("/")
-    if len(parts) < 3 or not parts[1] or _IMPORT_ID.match(parts[1]):
-        return None
-    return parts[1]
 
 
 def _claim(imports: ImportStore, status: str, *, bucket: str, key: str, size: int | None, version: str,

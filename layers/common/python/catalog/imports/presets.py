@@ -34,10 +34,16 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
+_IMPORT_ID = re.compile(r"^imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12}$")
+
+
 def drop_folder(key: str) -> str | None:
-    """The first folder of a dropped object's key (`incoming/<folder>/file.csv`), or None."""
+    """The first folder under incoming/ or preview/ of a dropped file (e.g. a mapping preset's name),
+    unless it is an import id (the API's upload folders); None for a file at the top."""
     parts = key.split("/")
-    return parts[1] if len(parts) > 2 and parts[1] else None
+    if len(parts) < 3 or not parts[1] or _IMPORT_ID.match(parts[1]):
+        return None
+    return parts[1]
 
 
 def view(item: dict) -> dict:
@@ -114,7 +120,7 @@ def mapping_for_import(store: PresetStore, item: dict) -> tuple[dict[str, str], 
         if preset is None:
             raise BadFileError(f"the mapping preset '{name}' no longer exists; import again with another")
     else:
-        folder = item.get("drop_folder") or drop_folder(item.get("key", ""))
+        folder = drop_folder(item.get("key", ""))
         if folder and _NAME.match(folder) and not folder.startswith(RESERVED_PREFIXES):
             preset = store.get(folder)
             name = folder if preset else None
