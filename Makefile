@@ -55,17 +55,22 @@ run: setup
 # in their own process, so the suites run as separate pytest processes. The end-to-end suites run
 # on the template's default catalog store (aurora), then the integration suite on DynamoDB
 # (--catalog-store, tests/conftest.py).
+# Each suite is spread over pytest-xdist workers, one per core up to TEST_WORKERS_MAX. An end-to-end
+# worker starts a local cloud of its own (free ports, its own data folder) and takes whole files
+# (--dist loadfile), so a module's fixtures stay on one cloud.
+TEST_WORKERS_MAX ?= 4
+XDIST := -n auto --maxprocesses $(TEST_WORKERS_MAX)
 test: setup check $(BENCH_STAMP)
-	$(PY) -m pytest tests/unit -q
-	$(PY) -m pytest tests/integration tests/browser -q
-	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
+	$(PY) -m pytest tests/unit -q $(XDIST)
+	$(PY) -m pytest tests/integration tests/browser -q $(XDIST) --dist loadfile
+	$(PY) -m pytest tests/integration -q --catalog-store dynamodb $(XDIST) --dist loadfile
 
 test-unit: setup
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q $(XDIST)
 
 test-e2e: setup
-	$(PY) -m pytest tests/integration tests/browser -q
-	$(PY) -m pytest tests/integration -q --catalog-store dynamodb
+	$(PY) -m pytest tests/integration tests/browser -q $(XDIST) --dist loadfile
+	$(PY) -m pytest tests/integration -q --catalog-store dynamodb $(XDIST) --dist loadfile
 
 lint: setup
 	$(PY) -m ruff check functions layers local tests benchmarks scripts cli
