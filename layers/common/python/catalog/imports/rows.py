@@ -37,6 +37,33 @@ def is_blank(record: Record) -> bool:
     return fields is not None and (not fields or (len(fields) == 1 and not fields[0].strip()))
 
 
+def _quick_reader(reader: "RowReader"):
+    """The import's hot check, run once per row by the planner and the chunks: the row of a record
+    whose values all pass the fast checks (rules.py: each accepts only values its parser accepts
+    unchanged), else None, for the full rules to decide. A closure, so the loop reads no attributes."""
+    si, ni, di, pi, ai = reader._sku, reader._name, reader._description, reader._price, reader._active
+    needed = reader._needed
+    sku_max, name_max, description_max = rules.SKU_MAX, rules.NAME_MAX, rules.DESCRIPTION_MAX
+    canonical_price, active_spellings = rules.is_canonical_price, rules.ACTIVE_SPELLINGS
+    new_row = _new_row
+
+    def quick(line: int, fields: list[str]) -> ProductRow | None:
+        if len(fields) < needed:            # sku and name are two columns: a blank line never passes
+            return None
+        sku = fields[si].strip()
+        name = fields[ni].strip()
+        # not sku.isprintable(): maybe control characters; the rule decides
+        if not (0 < len(sku) <= sku_max and 0 < len(name) <= name_max and sku.isprintable()):
+            return None
+        description = "" if di is None else fields[di].strip()
+        price = None if pi is None else (fields[pi].strip() or None)
+        active = True if ai is None else active_spellings.get(fields[ai])
+        if len(description) > description_max or active is None or not (price is None or canonical_price(price)):
+            return None
+        return new_row(ProductRow, (line, sku.lower(), sku, name, description, price, active))
+    return quick
+
+
 class RowReader:
     """Validates records against one header. Built once per file or chunk."""
 
@@ -48,6 +75,7 @@ class RowReader:
         self._price = p.get("price")
         self._active = p.get("active")
         self._needed = max(p.values()) + 1
+        self.quick = _quick_reader(self)
 
     def read(self, record: Record) -> ProductRow | RowError:
         fields = record.fields
@@ -56,7 +84,11 @@ class RowReader:
         return self.read_fields(record.line, fields)
 
     def read_fields(self, line: int, fields: list[str]) -> ProductRow | RowError:
-        """The row of a well-formed record (`fields`) starting on `line`: every rule, in order."""
+        """The row of a well-formed record (`fields`) starting on `line`: the fast checks, then every
+        rule, in order, with its error message."""
+        row = self.quick(line, fields)
+        if row is not None:
+            return row
         values = fields
         if len(fields) < self._needed:
             fields = fields + [""] * (self._needed - len(fields))
@@ -114,15 +146,10 @@ def read_text_rows(lines: list[str], header: Header, *, line: int, skip: frozens
 
     Gives exactly what `read_rows(iter_records(...))` gives for the same bytes, but is the import's
     hot loop, so it runs as one flat loop: no Record, line numbers from csv.reader's own line count,
-    a fast check per field for the common valid value (rules.py) and the full rules, with their
+    the fast checks (RowReader.quick) for the common valid row and the full rules, with their
     error messages, for anything else (RowReader.read_fields)."""
     reader = RowReader(header)
-    slow = reader.read_fields
-    si, ni, di, pi, ai = reader._sku, reader._name, reader._description, reader._price, reader._active
-    needed = reader._needed
-    sku_max, name_max, description_max = rules.SKU_MAX, rules.NAME_MAX, rules.DESCRIPTION_MAX
-    canonical_price, active_spellings = rules.is_canonical_price, rules.ACTIVE_SPELLINGS
-    new_row = _new_row
+    quick, slow = reader.quick, reader.read_fields
     winners: dict[str, ProductRow] = {}
     errors: list[RowError] = []
     duplicates = 0
@@ -136,29 +163,16 @@ def read_text_rows(lines: list[str], header: Header, *, line: int, skip: frozens
             for fields in records:
                 first = last + 1
                 last = base + records.line_num
-                if len(fields) >= needed:       # sku and name are two columns: never a blank line
-                    sku = fields[si].strip()
-                    name = fields[ni].strip()
-                    # not sku.isprintable(): maybe control characters; the rule decides
-                    if 0 < len(sku) <= sku_max and 0 < len(name) <= name_max and sku.isprintable():
-                        description = "" if di is None else fields[di].strip()
-                        price = None if pi is None else (fields[pi].strip() or None)
-                        active = True if ai is None else active_spellings.get(fields[ai])
-                        if (len(description) <= description_max and active is not None
-                                and (price is None or canonical_price(price))):
-                            if skip and ordinal in skip:
-                                duplicates += 1
-                            else:
-                                key = sku.lower()
-                                winners[key] = new_row(ProductRow, (first, key, sku, name, description, price, active))
-                            ordinal += 1
-                            continue
-                elif len(fields) < 2 and (not fields or not fields[0].strip()):
-                    continue                    # a blank line
-                row = slow(first, fields)       # short row, or some value the fast checks do not accept
-                if type(row) is RowError:
-                    errors.append(row)
-                elif skip and ordinal in skip:
+                row = quick(first, fields)
+                if row is None:
+                    if len(fields) < 2 and (not fields or not fields[0].strip()):
+                        continue                # a blank line
+                    row = slow(first, fields)   # short row, or some value the fast checks do not accept
+                    if type(row) is RowError:
+                        errors.append(row)
+                        ordinal += 1
+                        continue
+                if skip and ordinal in skip:
                     duplicates += 1
                 else:
                     winners[row.key] = row
