@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from catalog.products.catalog_store import PREVIEW_FIELDS, SAMPLE_SIZE, ChunkPreview, ChunkWrite, ExportPage
 from catalog.products.migrations import migrate
@@ -47,11 +47,14 @@ COLUMNS = """sku, name, description, price::text AS price, active, id,
     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at, import_id"""
 
+# :rows are the chunk's rows as request_batches encodes them, [line, key, sku, name, description,
+# price, active]; :ids the new products' ids, one per row, zipped with them by ROWS FROM.
 UPSERT_CHUNK = """
 WITH incoming AS (
-    SELECT r->>0 AS sku_key, r->>1 AS sku, r->>2 AS name, r->>3 AS description,
-           CAST(r->>4 AS numeric(10, 2)) AS price, CAST(r->>5 AS boolean) AS active, r->>6 AS id
-    FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r
+    SELECT r->>1 AS sku_key, r->>2 AS sku, r->>3 AS name, r->>4 AS description,
+           CAST(r->>5 AS numeric(10, 2)) AS price, CAST(r->>6 AS boolean) AS active, id
+    FROM ROWS FROM (jsonb_array_elements(CAST(:rows AS jsonb)), jsonb_array_elements_text(CAST(:ids AS jsonb)))
+        AS z(r, id)
 ), earlier AS (
     SELECT count(*) FILTER (WHERE p.created_at = p.updated_at) AS created,
            count(*) FILTER (WHERE p.created_at <> p.updated_at) AS updated
@@ -83,8 +86,8 @@ SELECT (SELECT count(*) FROM incoming) AS total,
 # read-only statement per request: counts, per-field differences and the first SAMPLE_SIZE of them.
 PREVIEW_CHUNK = """
 WITH incoming AS (
-    SELECT r->>0 AS sku_key, r->>1 AS sku, r->>2 AS name, r->>3 AS description,
-           CAST(r->>4 AS numeric(10, 2)) AS price, CAST(r->>5 AS boolean) AS active, CAST(r->>6 AS integer) AS line
+    SELECT r->>1 AS sku_key, r->>2 AS sku, r->>3 AS name, r->>4 AS description,
+           CAST(r->>5 AS numeric(10, 2)) AS price, CAST(r->>6 AS boolean) AS active, CAST(r->>0 AS integer) AS line
     FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r
 ), compared AS (
     SELECT i.*, p.sku_key IS NOT NULL AS stored, p.sku AS old_sku, p.name AS old_name,
@@ -117,31 +120,22 @@ FROM compared
 """
 
 
-def preview_batches(rows: Iterable[tuple], budget: int = REQUEST_BUDGET) -> Iterable[str]:
-    """The rows as JSON arrays of [key, sku, name, description, price, active, line], in requests of
-    at most `budget` bytes (as request_batches)."""
-    return request_batches(rows, None, budget, line_last=True)
-
-
-def request_batches(rows: Iterable[tuple], ids, budget: int = REQUEST_BUDGET, *,
-                    line_last: bool = False) -> Iterable[str]:
-    """The rows as JSON arrays of [key, sku, name, description, price, active, id] (or, `line_last`,
-    the row's line in place of the id), in requests of at most `budget` bytes: one json.dumps per
-    request, halved while a request is too large. Rows are (line, key, sku, name, description, price, active)."""
-    if line_last:
-        pending = [[[key, sku, name, description, price, active, line]
-                    for (line, key, sku, name, description, price, active) in rows]]
-    else:
-        pending = [[[key, sku, name, description, price, active, next(ids)]
-                    for (_, key, sku, name, description, price, active) in rows]]
+def request_batches(rows: Sequence[tuple], ids: Sequence[str] | None = None, budget: int = REQUEST_BUDGET
+                    ) -> Iterator[tuple[str, str | None]]:
+    """The rows (ProductRow tuples: line, key, sku, name, description, price, active) as JSON arrays,
+    with the new products' `ids` (when given) as a JSON array of their own, in requests of at most
+    `budget` bytes: one json.dumps of the tuples as they are per request (no per-row list to build),
+    halved while a request is too large. Yields (rows, ids) texts in the rows' order."""
+    pending = [(0, len(rows))]
     while pending:
-        batch = pending.pop()
-        text = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
-        if len(batch) > 1 and len(text.encode()) > budget:
-            half = len(batch) // 2
-            pending += [batch[half:], batch[:half]]         # first half first: rows keep their order
+        start, end = pending.pop()
+        text = json.dumps(rows[start:end], ensure_ascii=False, separators=(",", ":"))
+        id_text = None if ids is None else json.dumps(ids[start:end], separators=(",", ":"))
+        if end - start > 1 and len(text.encode()) + len(id_text or "") > budget:
+            half = (start + end) // 2
+            pending += [(half, end), (start, half)]         # first half first: rows keep their order
         else:
-            yield text
+            yield text, id_text
 
 
 class PostgresCatalog:
@@ -161,10 +155,10 @@ class PostgresCatalog:
     def write_chunk(self, import_id: str, index: int, winners: dict[str, tuple], *, fresh: bool,
                     now: str) -> ChunkWrite:
         # `fresh` changes nothing here: the statement compares with what is stored either way.
-        ids = product_id_stream(f"{import_id}:{index}")
+        ids = product_id_stream(f"{import_id}:{index}").take(len(winners))
         created = updated = unchanged = 0
-        for rows in request_batches(winners.values(), iter(ids.take(len(winners))), budget=REQUEST_BUDGET):
-            result = self.db.one(UPSERT_CHUNK, {"rows": rows, "import_id": import_id, "now": now})
+        for rows, row_ids in request_batches(list(winners.values()), ids, budget=REQUEST_BUDGET):
+            result = self.db.one(UPSERT_CHUNK, {"rows": rows, "ids": row_ids, "import_id": import_id, "now": now})
             created += result["created"] + result["earlier_created"]
             updated += result["updated"] + result["earlier_updated"]
             unchanged += (result["total"] - result["created"] - result["updated"]
@@ -177,7 +171,7 @@ class PostgresCatalog:
         created = updated = unchanged = 0
         changes = dict.fromkeys(PREVIEW_FIELDS, 0)
         sample: list[dict] = []
-        for rows in preview_batches(winners.values(), budget=REQUEST_BUDGET):
+        for rows, _ in request_batches(list(winners.values()), budget=REQUEST_BUDGET):
             result = self.db.one(PREVIEW_CHUNK, {"rows": rows, "sample_size": SAMPLE_SIZE})
             created += result["created"]
             updated += result["updated"]
