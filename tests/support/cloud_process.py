@@ -27,6 +27,7 @@ class PeakRss:
     def __init__(self, pid: int):
         self.process = psutil.Process(pid)
         self.peak = self.peak_pss = 0
+        self.phase_pss = 0      # the peak PSS since the last phase_done()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -37,11 +38,17 @@ class PeakRss:
                 processes = [self.process, *self.process.children(recursive=True)]
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
                 if tick % 5 == 0:   # PSS reads every mapping of every process: every 0.5 s only
-                    self.peak_pss = max(self.peak_pss, sum(p.memory_full_info().pss for p in processes))
+                    pss = sum(p.memory_full_info().pss for p in processes)
+                    self.peak_pss, self.phase_pss = max(self.peak_pss, pss), max(self.phase_pss, pss)
             except psutil.Error:
                 pass
             tick += 1
             self._stop.wait(0.1)
+
+    def phase_done(self) -> int:
+        """The peak PSS since the previous call (or the start), in bytes; starts the next phase."""
+        peak, self.phase_pss = self.phase_pss, 0
+        return peak
 
     def __enter__(self):
         self._thread.start()
