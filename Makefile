@@ -28,7 +28,7 @@ setup: $(STAMP) $(CHECKOV_STAMP) node_modules/.installed
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	    else echo "Install Chromium for the browser tests: sudo apt-get install chromium"; fi; }
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt layers/common/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -60,15 +60,13 @@ run: setup
 # (--dist loadfile), so a module's fixtures stay on one cloud.
 TEST_WORKERS_MAX ?= 4
 XDIST := -n auto --maxprocesses $(TEST_WORKERS_MAX)
-test: setup check $(BENCH_STAMP)
-	$(PY) -m pytest tests/unit -q $(XDIST)
-	$(PY) -m pytest tests/integration tests/browser -q $(XDIST) --dist loadfile
-	$(PY) -m pytest tests/integration -q --catalog-store dynamodb $(XDIST) --dist loadfile
+test: check test-unit test-e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q $(XDIST)
 
-test-e2e: setup
+# The load benchmark's venv too: tests/integration/test_load_smoke.py runs the locustfile with it.
+test-e2e: setup $(BENCH_STAMP)
 	$(PY) -m pytest tests/integration tests/browser -q $(XDIST) --dist loadfile
 	$(PY) -m pytest tests/integration -q --catalog-store dynamodb $(XDIST) --dist loadfile
 

@@ -45,6 +45,7 @@ from catalog.imports.progress import (
     CANCELLED,
     FAILED,
     FINALIZING,
+    IMPORT_ID,
     IMPORT_MODE,
     PENDING,
     PLANNING,
@@ -88,7 +89,7 @@ PREVIEW_PREFIX = "preview/"         # a file dropped here gets a preview, not an
 MAX_HEADERS_SHOWN = 500     # of a file whose required columns are missing: keeps its item far under 400 KB
 _INTERNAL_FIELDS = ("done_chunks", "started_chunks", "failed_chunks", "retried_chunks", "kind", "execution_arn",
                     "bucket", "error_report_key", "columns", "planned_duplicates")
-_API_KEY = re.compile(r"^incoming/(imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12})/[^/]+$")
+_API_KEY = re.compile(rf"^incoming/({IMPORT_ID})/[^/]+$")
 REFUSED_DURING_DELETE_ALL = "a delete-all is running; import again when it has finished"
 EXECUTION_GONE = ("The import was interrupted: its workflow {state} before the import finished. Products "
                   "written so far are kept; import the file again to complete it.")

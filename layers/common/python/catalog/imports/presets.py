@@ -10,6 +10,7 @@ import re
 
 from catalog.imports.columns import check_mapping
 from catalog.imports.errors import BadFileError, InvalidMapping, InvalidPresetName, PresetNotFound
+from catalog.imports.progress import IMPORT_ID
 from catalog.shared.aws import client
 from catalog.shared.clock import now_iso
 from catalog.shared.dynamo import conditional, from_item, to_value
@@ -34,7 +35,7 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-_IMPORT_ID = re.compile(r"^imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12}$")
+_IMPORT_ID = re.compile(f"^{IMPORT_ID}$")
 
 
 def drop_folder(key: str) -> str | None:

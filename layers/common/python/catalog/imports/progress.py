@@ -54,6 +54,10 @@ def chunk_map(item: dict) -> str:
     return "".join(letters)
 
 
+# The shape of every import id (new_import_id, import_id_for_object), for the code that finds one in a key.
+IMPORT_ID = r"imp_[0-9]{8}T[0-9]{6}_[0-9a-f]{12}"
+
+
 def new_import_id() -> str:
     """Sortable by creation time, unguessable."""
     return stamp_id("imp", secrets.token_hex(6))

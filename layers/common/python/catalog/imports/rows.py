@@ -84,11 +84,12 @@ class RowReader:
         return self.read_fields(record.line, fields)
 
     def read_fields(self, line: int, fields: list[str]) -> ProductRow | RowError:
-        """The row of a well-formed record (`fields`) starting on `line`: the fast checks, then every
-        rule, in order, with its error message."""
-        row = self.quick(line, fields)
-        if row is not None:
-            return row
+        """The row of a well-formed record (`fields`) starting on `line`: the fast checks, then, for a
+        row they do not accept, every rule."""
+        return self.quick(line, fields) or self.check_fields(line, fields)
+
+    def check_fields(self, line: int, fields: list[str]) -> ProductRow | RowError:
+        """Every rule, in order, with its error message."""
         values = fields
         if len(fields) < self._needed:
             fields = fields + [""] * (self._needed - len(fields))
@@ -147,9 +148,9 @@ def read_text_rows(lines: list[str], header: Header, *, line: int, skip: frozens
     Gives exactly what `read_rows(iter_records(...))` gives for the same bytes, but is the import's
     hot loop, so it runs as one flat loop: no Record, line numbers from csv.reader's own line count,
     the fast checks (RowReader.quick) for the common valid row and the full rules, with their
-    error messages, for anything else (RowReader.read_fields)."""
+    error messages, for anything else (RowReader.check_fields)."""
     reader = RowReader(header)
-    quick, slow = reader.quick, reader.read_fields
+    quick, slow = reader.quick, reader.check_fields
     winners: dict[str, ProductRow] = {}
     errors: list[RowError] = []
     duplicates = 0
